@@ -1,0 +1,90 @@
+#include "args.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ka_parse_long(const char *opt, const char *s, long min, long max, long *out,
+		  char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno || v < min || v > max) {
+		snprintf(err, errlen, "invalid value '%s' for %s: expected an integer from %ld to %ld",
+			 s, opt, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int ka_parse_onoff(const char *opt, const char *s, int *out, char *err, size_t errlen)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "ON"))
+		*out = 1;
+	else if (!strcmp(s, "off") || !strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "OFF"))
+		*out = 0;
+	else {
+		snprintf(err, errlen, "invalid value '%s' for %s: expected on or off", s, opt);
+		return -1;
+	}
+	return 0;
+}
+
+static int is_numeric_host(const char *h)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
+		      size_t hostlen, unsigned int *port, char *err, size_t errlen)
+{
+	const char *hs = s, *colon;
+	size_t hl;
+	long p = default_port;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb)
+			goto bad;
+		hs = s + 1;
+		hl = (size_t)(rb - hs);
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		if (rb[1] && !colon)
+			goto bad;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon && strchr(s, ':') != colon)
+			colon = NULL;   /* bare IPv6 without brackets: no port */
+		hl = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		goto bad;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (colon) {
+		char *end;
+		p = strtol(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end || p < 1 || p > 65535)
+			goto bad;
+	} else if (!default_port) {
+		goto bad;
+	}
+	if (!is_numeric_host(host)) {
+		snprintf(err, errlen, "invalid address '%s' for %s: use a numeric IP address, "
+			 "not a name", s, opt);
+		return -1;
+	}
+	*port = (unsigned int)p;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid address '%s' for %s: expected HOST:PORT", s, opt);
+	return -1;
+}
