@@ -3,6 +3,7 @@ KA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KA_BIN=${KA_BIN:-$KA_REPO/build}
 export PATH="$KA_BIN:$PATH"
 
+bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 

@@ -1,7 +1,7 @@
 # Real mariadbd instances for the integration tiers: each in its own temp datadir on
 # 127.0.0.1:PORT plus a unix socket, GTID binlog, semi-sync (AFTER_SYNC) built in.
-# Start them in setup_file, stop them in teardown_file (mdb_stop_all also runs from an
-# EXIT trap so a failed setup leaves nothing behind).
+# Start them in setup_file, stop them in teardown_file with mdb_stop_all (bats runs
+# teardown_file also when setup_file failed, so nothing is left behind).
 #
 #   mdb_start NAME PORT SERVER_ID [extra mariadbd options...]
 #   mdb_sql NAME "SQL"            run SQL as root over the socket (-N -B output)
@@ -102,12 +102,16 @@ mdb_launch() {
 		--rpl-semi-sync-master-wait-point=AFTER_SYNC --rpl-semi-sync-master-timeout=1000 \
 		--slave-net-timeout=5 --max-connections=50 "${extra[@]}" \
 		>"$dir/stdout.log" 2>&1 3>&- &
-	echo $! > "$dir/pid"
-	if ! mdb_wait_for "$name" "SELECT 1" 60; then
-		echo "mdb: '$name' did not start; error log:" >&2
-		tail -30 "$dir/error.log" >&2
-		return 1
-	fi
+	local pid=$! i
+	echo "$pid" > "$dir/pid"
+	for ((i = 0; i < 600; i++)); do
+		mdb_sql "$name" "SELECT 1" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "mdb: '$name' did not start; error log:" >&2
+	tail -30 "$dir/error.log" >&2
+	return 1
 }
 
 # Continues a SIGSTOPped server, then stops it (TERM, KILL after 20 s).

@@ -1,0 +1,21 @@
+#!/usr/bin/python3
+"""Accepts TCP connections on 127.0.0.1:PORT and never answers (a hung server's kernel
+still completes the handshake). Prints 'ready' when listening; exits after LIFETIME s."""
+import socket
+import sys
+import time
+
+port, lifetime = int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 20
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+s.settimeout(0.2)
+print("ready", flush=True)
+held, end = [], time.time() + lifetime
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+        held.append(c)
+    except socket.timeout:
+        pass
