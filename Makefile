@@ -19,9 +19,10 @@ ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
-LDLIBS   := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
+LDLIBS   := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb) -lcrypto
 else
 BUILD    ?= build
+CFLAGS   += -DKA_STATIC
 LDFLAGS  += -static
 LDLIBS   := $(MDB_LIBS) -lpthread
 endif

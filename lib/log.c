@@ -13,7 +13,7 @@ void ka_log_open(const char *prog, int verbose)
 	progname = prog;
 	verbose_on = verbose;
 	if (!syslog_open)
-		openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog(prog, LOG_PID, LOG_DAEMON);   /* connects on first use: OK runs cost nothing */
 	syslog_open = 1;
 }
 

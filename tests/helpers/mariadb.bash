@@ -126,8 +126,8 @@ mdb_stop() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	fi
 	rm -f "$(mdb_dir "$name")/pid"
 }
@@ -136,7 +136,9 @@ mdb_stop() {
 mdb_kill() {
 	local pid
 	pid=$(mdb_pid "$1")
-	[ -n "$pid" ] && { kill -CONT "$pid"; kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
+	if [ -n "$pid" ]; then
+		{ kill -CONT "$pid"; kill -KILL "$pid"; wait "$pid"; } 2>/dev/null || true
+	fi
 	rm -f "$(mdb_dir "$1")/pid"
 	return 0
 }
@@ -145,7 +147,7 @@ mdb_stop_all() {
 	local d
 	[ -n "$KA_TEST_ROOT" ] && [ -d "$KA_TEST_ROOT" ] || return 0
 	for d in "$KA_TEST_ROOT"/*/; do
-		[ -f "$d/pid" ] && mdb_stop "$(basename "$d")"
+		if [ -f "$d/pid" ]; then mdb_stop "$(basename "$d")"; fi
 	done
 	rm -rf "$KA_TEST_ROOT"
 	KA_TEST_ROOT=
