@@ -42,8 +42,9 @@ SRCS_ka-check-mariadb  := check/ka-check-mariadb.c
 SRCS_ka-check-proxysql := check/ka-check-proxysql.c
 SRCS_ka-notify-mariadb := $(wildcard notify/*.c)
 SRCS_ka-drill          := $(wildcard client/*.c)
+SRCS_test-lib          := tests/unit/test-lib.c
 
-all: $(BINS:%=$(BUILD)/%)
+all: $(BINS:%=$(BUILD)/%) $(BUILD)/test-lib
 
 $(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -58,19 +59,23 @@ $(BUILD)/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS_$(1))) $(BUILD)/libka.a
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) 2>$$@.ldlog || { cat $$@.ldlog; rm -f $$@.ldlog; exit 1; }
 	@rm -f $$@.ldlog
 endef
-$(foreach b,$(BINS),$(eval $(call link_rule,$(b))))
+$(foreach b,$(BINS) test-lib,$(eval $(call link_rule,$(b))))
 
 deps:
 	@sh tests/helpers/install-deps.sh
 
-test: deps all
-	@bash tests/run unit integration
+TEST_ENV := KA_BIN=$(abspath $(BUILD)) SANITIZE=$(SANITIZE)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(TEST_ENV) bash tests/run unit integration
 
 test-unit: all
-	@bash tests/run unit
+	@$(TEST_ENV) bash tests/run unit
 
-test-integration: deps all
-	@bash tests/run integration
+test-integration: deps
+	@$(MAKE) --no-print-directory all
+	@$(TEST_ENV) bash tests/run integration
 
 install: all
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)

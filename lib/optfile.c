@@ -46,23 +46,28 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Unquotes a value in place: 'x' or "x" lose their quotes (backslash escapes \\ \" \'
- * \n \t \s kept MariaDB's way); an unquoted value ends at " #". */
+/* Unquotes a value in place: 'x' or "x" lose their quotes and anything after the
+ * closing quote (a comment); an unquoted value ends at " #". Backslash escapes \\ \"
+ * \' \n \t \s are kept MariaDB's way. */
 static void unquote(char *v)
 {
-	size_t n = strlen(v);
-	char *r, *w;
+	char *r, *w, *t = trim(v);
 
-	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-		v[n - 1] = '\0';
-		memmove(v, v + 1, n - 1);
+	memmove(v, t, strlen(t) + 1);
+	if (v[0] == '"' || v[0] == '\'') {
+		char q = v[0];
+		for (r = v + 1; *r && *r != q; r++)
+			if (*r == '\\' && r[1])
+				r++;
+		*r = '\0';
+		memmove(v, v + 1, strlen(v + 1) + 1);
 	} else {
 		for (r = v; *r; r++)
 			if (*r == '#' && r > v && isspace((unsigned char)r[-1])) {
 				*r = '\0';
 				break;
 			}
-		char *t = trim(v);
+		t = trim(v);
 		memmove(v, t, strlen(t) + 1);
 	}
 	for (r = w = v; *r; r++) {

@@ -1,0 +1,131 @@
+/* Unit checks of lib/ pieces that decide safety: GTID comparison, option-file parsing,
+ * address parsing, JSON escaping. Prints "ok N - name" / "not ok N - name" and exits
+ * non-zero on any failure; run by tests/unit/lib.bats. */
+#include "args.h"
+#include "gtid.h"
+#include "json.h"
+#include "optfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int n, failed;
+
+static void check(int cond, const char *name)
+{
+	n++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", n, name);
+	if (!cond)
+		failed++;
+}
+
+static int ahead(const char *a, const char *b, char *desc, size_t len)
+{
+	struct ka_gtid_set sa, sb;
+	char err[256];
+
+	if (ka_gtid_parse(a, &sa, err, sizeof err) < 0 || ka_gtid_parse(b, &sb, err, sizeof err) < 0)
+		return -1;
+	return ka_gtid_ahead(&sa, &sb, desc, len);
+}
+
+static void test_gtid(void)
+{
+	struct ka_gtid_set s;
+	char err[256], d[256];
+
+	check(ka_gtid_parse("", &s, err, sizeof err) == 0 && s.n == 0, "empty position is the empty set");
+	check(ka_gtid_parse("0-1-100,1-2-7", &s, err, sizeof err) == 0 && s.n == 2 &&
+	      s.g[1].domain == 1 && s.g[1].server == 2 && s.g[1].seq == 7, "two domains parse");
+	check(ka_gtid_parse("0-1-100, 1-2-7", &s, err, sizeof err) == 0 && s.n == 2, "space after comma");
+	check(ka_gtid_parse("0-1", &s, err, sizeof err) < 0, "missing seq_no is malformed");
+	check(ka_gtid_parse("0-1-2,", &s, err, sizeof err) < 0, "trailing comma is malformed");
+	check(ka_gtid_parse("0-1-2,0-3-4", &s, err, sizeof err) < 0, "a domain twice is malformed");
+	check(ka_gtid_parse("a-1-2", &s, err, sizeof err) < 0, "letters are malformed");
+	check(ahead("0-1-10", "0-1-10", d, sizeof d) == 0, "equal positions: nobody ahead");
+	check(ahead("0-2-11", "0-1-10", d, sizeof d) == 1 && strcmp(d, "0-2-11 > 0-1-10") == 0,
+	      "higher seq_no in a domain is ahead, described");
+	check(ahead("0-1-10", "0-2-11", d, sizeof d) == 0, "lower seq_no is not ahead");
+	check(ahead("0-1-5,1-2-3", "0-1-5", d, sizeof d) == 1 && strstr(d, "domain missing"),
+	      "a domain the other lacks is ahead");
+	check(ahead("0-1-5", "0-1-5,1-2-3", d, sizeof d) == 0, "a missing domain on our side is not ahead of them");
+	check(ahead("0-1-5,1-2-9", "0-1-7,1-2-3", d, sizeof d) == 1, "diverged both ways: each is ahead in one domain");
+	check(ahead("", "0-1-1", d, sizeof d) == 0 && ahead("0-1-1", "", d, sizeof d) == 1,
+	      "empty against non-empty");
+}
+
+static void test_optfile(void)
+{
+	char path[] = "/tmp/ka-test-lib.XXXXXX", err[256];
+	const char *groups[] = { "client", "ka-replication", NULL };
+	struct ka_optvals v;
+	int fd = mkstemp(path);
+	const char *text =
+		"# comment\n[mysqld]\nuser=mysql\n[client]\nuser = ka_check\n"
+		"password=\"p#ss word\"\nport=3307\n\n[other]\npassword=nope\n"
+		"[ka-replication]\nsocket='/run/x.sock' # trailing comment\n";
+
+	if (fd < 0 || write(fd, text, strlen(text)) < 0) {
+		check(0, "temp option file");
+		return;
+	}
+	close(fd);
+	check(ka_optfile_read(path, groups, &v, err, sizeof err) == 0, "reads a valid option file");
+	check(strcmp(v.user, "ka_check") == 0, "user from [client], not [mysqld]");
+	check(strcmp(v.password, "p#ss word") == 0, "quoted password keeps # and spaces");
+	check(v.port == 3307, "port parsed");
+	check(strcmp(v.socket, "/run/x.sock") == 0, "single quotes and trailing comment removed");
+	check(ka_optfile_has_group(path, "ka-replication", err, sizeof err) == 1, "finds a group");
+	check(ka_optfile_has_group(path, "nope", err, sizeof err) == 0, "misses an absent group");
+	check(ka_optfile_check(path, err, sizeof err) == 0, "0600 file passes the check");
+	chmod(path, 0644);
+	check(ka_optfile_check(path, err, sizeof err) < 0 && strstr(err, "accessible by others"),
+	      "0644 file fails the check");
+	unlink(path);
+}
+
+static void test_args(void)
+{
+	char host[64], err[256];
+	unsigned int port;
+
+	check(ka_parse_hostport("-", "192.0.2.1:3306", 0, host, sizeof host, &port, err, sizeof err) == 0 &&
+	      strcmp(host, "192.0.2.1") == 0 && port == 3306, "ipv4 with port");
+	check(ka_parse_hostport("-", "[::1]:33", 0, host, sizeof host, &port, err, sizeof err) == 0 &&
+	      strcmp(host, "::1") == 0 && port == 33, "bracketed ipv6 with port");
+	check(ka_parse_hostport("-", "192.0.2.1", 3306, host, sizeof host, &port, err, sizeof err) == 0 &&
+	      port == 3306, "default port");
+	check(ka_parse_hostport("-", "192.0.2.1:0", 3306, host, sizeof host, &port, err, sizeof err) < 0,
+	      "port 0 refused");
+	check(ka_parse_hostport("-", "db1:3306", 3306, host, sizeof host, &port, err, sizeof err) < 0,
+	      "names refused");
+}
+
+static void test_json(void)
+{
+	struct ka_json j;
+
+	ka_json_begin(&j);
+	ka_json_str(&j, "a", "q\"b\\\n\x01");
+	ka_json_arr_open(&j, "l");
+	ka_json_arr_str(&j, "x");
+	ka_json_arr_str(&j, "y");
+	ka_json_arr_close(&j);
+	ka_json_null(&j, "n");
+	const char *out = ka_json_end(&j);
+	check(strcmp(out, "{\"a\":\"q\\\"b\\\\\\n\\u0001\",\"l\":[\"x\",\"y\"],\"n\":null}") == 0,
+	      "json escapes and nests");
+}
+
+int main(void)
+{
+	test_gtid();
+	test_optfile();
+	test_args();
+	test_json();
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}
