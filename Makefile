@@ -80,7 +80,7 @@ test-integration: deps
 install: all
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)
 	@for b in $(BINS); do \
-		install -o root -g root -m 0755 $(BUILD)/$$b $(DESTDIR)$(LIBEXEC)/.$$b.new && \
+		install -s -o root -g root -m 0755 $(BUILD)/$$b $(DESTDIR)$(LIBEXEC)/.$$b.new && \
 		mv -f $(DESTDIR)$(LIBEXEC)/.$$b.new $(DESTDIR)$(LIBEXEC)/$$b && \
 		echo "installed $(DESTDIR)$(LIBEXEC)/$$b"; \
 	done

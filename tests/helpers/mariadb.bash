@@ -79,9 +79,9 @@ mdb_start() {
 	[ $# -gt 0 ] && printf '%s\n' "$@" > "$dir/extra_args"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
 		--auth-root-authentication-method=socket --skip-test-db \
-		--innodb-log-file-size=16M >"$dir/install.log" 2>&1 || {
+		--innodb-log-file-size=16M --innodb-use-native-aio=0 >"$dir/install.log" 2>&1 || {
 		echo "mdb: mariadb-install-db failed for '$name':" >&2
-		tail -20 "$dir/install.log" >&2
+		grep -iE "error|fail|can.t" "$dir/install.log" | head -10 >&2
 		return 1
 	}
 	mdb_launch "$name" || return 1
@@ -98,6 +98,7 @@ mdb_launch() {
 		--log-error="$dir/error.log" --server-id="$(cat "$dir/server_id")" --log-bin=mysql-bin \
 		--binlog-format=ROW --log-slave-updates --gtid-strict-mode=1 \
 		--skip-name-resolve --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+		--innodb-use-native-aio=0 \
 		--rpl-semi-sync-master-enabled=1 --rpl-semi-sync-slave-enabled=1 \
 		--rpl-semi-sync-master-wait-point=AFTER_SYNC --rpl-semi-sync-master-timeout=1000 \
 		--slave-net-timeout=5 --max-connections=50 "${extra[@]}" \

@@ -118,7 +118,8 @@ check() {
 	run check --host 127.0.0.1 --port 23303
 	local check_status=$status
 	mdb_sql h "KILL USER app; SET GLOBAL max_connections=50" || true
-	kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
+	kill "${pids[@]}" 2>/dev/null || true
+	wait "${pids[@]}" 2>/dev/null || true
 	[ "$app_status" -eq 5 ]
 	[[ "$app_out" == *"Too many connections"* ]]
 	[ "$check_status" -eq 0 ]
