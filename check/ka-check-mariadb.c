@@ -34,6 +34,7 @@ static const char *const client_groups[] = { "client", "client-server", "client-
 
 struct opts {
 	const char *socket, *host, *defaults_file;
+	char host_ip[64];          /* --host without a ":PORT" it may carry */
 	unsigned int port;
 	long timeout_ms;
 	int replication;
@@ -99,6 +100,27 @@ static int parse_witnesses(struct opts *o, const char *list, char *err, size_t e
 		snprintf(err, errlen, "--witness needs at least one IP:PORT");
 		return -1;
 	}
+	return 0;
+}
+
+/* --host IP or IP:PORT ([V6]:PORT); a port there must not contradict --port. */
+static int parse_host(struct opts *o, char *err, size_t errlen)
+{
+	const char *first = strchr(o->host, ':');
+	int has_port = o->host[0] == '[' || (first && !strchr(first + 1, ':'));
+	unsigned int port;
+
+	if (ka_parse_hostport("--host", o->host, 3306, o->host_ip, sizeof o->host_ip, &port,
+			      err, errlen) < 0)
+		return -1;
+	if (has_port && o->port && o->port != port) {
+		snprintf(err, errlen, "--host '%s' and --port %u name different ports", o->host,
+			 o->port);
+		return -1;
+	}
+	if (has_port)
+		o->port = port;
+	o->host = o->host_ip;
 	return 0;
 }
 
@@ -197,10 +219,7 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 		snprintf(err, errlen, "--socket and --host exclude each other");
 		return -1;
 	}
-	if (o->host && ka_parse_hostport("--host", o->host, 3306, (char[64]){0}, 64,
-					 &(unsigned){0}, err, errlen) < 0)
-		return -1;
-	return 0;
+	return o->host ? parse_host(o, err, errlen) : 0;
 }
 
 static int set_result(struct result *r, int code, const char *fmt, ...)

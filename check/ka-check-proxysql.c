@@ -678,13 +678,14 @@ static int check_cluster(struct ka_db *db, const struct ka_dbaddr *admin, struct
 				  "other than this node");
 	if (!bad)
 		return KA_OK;
+	char more[64] = "";
+	if (nbad > 1)
+		snprintf(more, sizeof more, " (%zu peers of %zu not in sync)", nbad, r->npeer);
 	if (strcmp(bad->state, "differs") == 0)
 		return set_result(r, KA_UNFIT, "cluster", "cluster peer %s:%u differs in %s%s",
-				  bad->host, bad->port, bad->detail,
-				  nbad > 1 ? " (and other peers disagree)" : "");
+				  bad->host, bad->port, bad->detail, more);
 	return set_result(r, KA_UNFIT, "cluster", "cluster peer %s:%u not verified (%s): %s%s",
-			  bad->host, bad->port, bad->state, bad->detail,
-			  nbad > 1 ? " (and other peers disagree)" : "");
+			  bad->host, bad->port, bad->state, bad->detail, more);
 }
 
 /* Runs the checks in order; the first failure decides. Returns the exit code. */
@@ -744,7 +745,7 @@ static void json_servers(struct ka_json *j, const struct result *r)
 	ka_json_arr_close(j);
 }
 
-static void json_cluster(struct ka_json *j, const struct result *r)
+static void json_cluster(struct ka_json *j, const struct result *r, int details)
 {
 	if (r->have_modules) {
 		ka_json_obj_open(j, "checksums");
@@ -760,7 +761,7 @@ static void json_cluster(struct ka_json *j, const struct result *r)
 		ka_json_str(j, "host", r->peer[i].host);
 		ka_json_int(j, "port", r->peer[i].port);
 		ka_json_str(j, "state", r->peer[i].state[0] ? r->peer[i].state : "not-asked");
-		ka_json_str(j, "detail", r->peer[i].detail[0] ? r->peer[i].detail : NULL);
+		ka_json_str(j, "detail", details && r->peer[i].detail[0] ? r->peer[i].detail : NULL);
 		ka_json_obj_close(j);
 	}
 	ka_json_arr_close(j);
@@ -774,38 +775,49 @@ static void json_count(struct ka_json *j, const char *key, long v)
 		ka_json_null(j, key);
 }
 
-static void print_json(const struct opts *o, const struct result *r, int64_t elapsed)
+/* Builds the JSON result into j; full 0 leaves out the server list and peer details. */
+static void build_json(struct ka_json *j, const struct opts *o, const struct result *r,
+		       int64_t elapsed, int full)
 {
-	struct ka_json j;
-
-	ka_json_begin(&j);
-	ka_json_str(&j, "status", r->code == KA_OK ? "OK" : "FAIL");
-	ka_json_int(&j, "code", r->code);
-	ka_json_str(&j, "code_name", ka_exit_name(r->code));
-	ka_json_str(&j, "reason", r->reason);
-	ka_json_str(&j, "failed", r->failed);
-	ka_json_str(&j, "admin", r->admin);
-	ka_json_str(&j, "version", r->version[0] ? r->version : NULL);
+	ka_json_begin(j);
+	ka_json_str(j, "status", r->code == KA_OK ? "OK" : "FAIL");
+	ka_json_int(j, "code", r->code);
+	ka_json_str(j, "code_name", ka_exit_name(r->code));
+	ka_json_str(j, "reason", r->reason);
+	ka_json_str(j, "failed", r->failed);
+	ka_json_str(j, "admin", r->admin);
+	ka_json_str(j, "version", r->version[0] ? r->version : NULL);
 	if (o->writer_hg >= 0) {
-		ka_json_int(&j, "writer_hostgroup", o->writer_hg);
-		json_count(&j, "writers_online", r->writers_online);
+		ka_json_int(j, "writer_hostgroup", o->writer_hg);
+		json_count(j, "writers_online", r->writers_online);
 	}
 	if (o->reader_hg >= 0) {
-		ka_json_int(&j, "reader_hostgroup", o->reader_hg);
-		json_count(&j, "readers_online", r->readers_online);
-		ka_json_int(&j, "min_readers", o->min_readers);
+		ka_json_int(j, "reader_hostgroup", o->reader_hg);
+		json_count(j, "readers_online", r->readers_online);
+		ka_json_int(j, "min_readers", o->min_readers);
 	}
 	if (o->have_frontend) {
 		char target[80];
 		snprintf(target, sizeof target, "%s:%u", o->frontend.host, o->frontend.port);
-		ka_json_str(&j, "frontend", target);
-		ka_json_str(&j, "backend", r->frontend_backend[0] ? r->frontend_backend : NULL);
+		ka_json_str(j, "frontend", target);
+		ka_json_str(j, "backend", r->frontend_backend[0] ? r->frontend_backend : NULL);
 	}
-	if (r->have_servers)
-		json_servers(&j, r);
-	json_cluster(&j, r);
-	ka_json_int(&j, "elapsed_ms", elapsed);
-	printf("%s\n", ka_json_end(&j));
+	if (r->have_servers && full)
+		json_servers(j, r);
+	json_cluster(j, r, full);
+	ka_json_int(j, "elapsed_ms", elapsed);
+	ka_json_end(j);
+}
+
+/* One JSON object on stdout; a result too big for the buffer loses its lists first. */
+static void print_json(const struct opts *o, const struct result *r, int64_t elapsed)
+{
+	static struct ka_json j;
+
+	build_json(&j, o, r, elapsed, 1);
+	if (j.overflow)
+		build_json(&j, o, r, elapsed, 0);
+	printf("%s\n", j.buf);
 }
 
 /* --verbose, servers per hostgroup: one line per hostgroup. */

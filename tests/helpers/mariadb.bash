@@ -72,14 +72,15 @@ mdb_start() {
 	local dir
 	mdb_init
 	dir=$(mdb_dir "$name")
-	rm -rf "$dir" && mkdir -p "$dir"
+	rm -rf "$dir" && mkdir -p "$dir/tmp"
 	echo "$port" > "$dir/port"
 	echo "$sid" > "$dir/server_id"
 	: > "$dir/extra_args"
 	[ $# -gt 0 ] && printf '%s\n' "$@" > "$dir/extra_args"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
 		--auth-root-authentication-method=socket --skip-test-db \
-		--innodb-log-file-size=16M --innodb-use-native-aio=0 >"$dir/install.log" 2>&1 || {
+		--innodb-log-file-size=16M --innodb-use-native-aio=0 --tmpdir="$dir/tmp" \
+		>"$dir/install.log" 2>&1 || {
 		echo "mdb: mariadb-install-db failed for '$name':" >&2
 		grep -iE "error|fail|can.t" "$dir/install.log" | head -10 >&2
 		return 1
@@ -93,7 +94,9 @@ mdb_launch() {
 	local name=$1 dir extra=()
 	dir=$(mdb_dir "$name")
 	mapfile -t extra < "$dir/extra_args"
+	mkdir -p "$dir/tmp"
 	mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$dir/sock" \
+		--tmpdir="$dir/tmp" \
 		--port="$(cat "$dir/port")" --bind-address=127.0.0.1 --pid-file="$dir/mariadbd.pid" \
 		--log-error="$dir/error.log" --server-id="$(cat "$dir/server_id")" --log-bin=mysql-bin \
 		--binlog-format=ROW --log-slave-updates --gtid-strict-mode=1 \

@@ -4,6 +4,8 @@
 # (tests/helpers/proxysql.bash). Server "node" is this node's admin interface, "peer"
 # the other ProxySQL's admin interface, "traffic" stands in for the traffic port 6033.
 
+bats_require_minimum_version 1.5.0
+
 load '../helpers/common'
 load '../helpers/mariadb'
 load '../helpers/proxysql'
@@ -158,7 +160,7 @@ check() {
 }
 
 @test "exits 4 naming the frontend when the frontend refuses the login" {
-	run -4 ka-check-proxysql --defaults-file "$KA_TEST_ROOT/badfront.cnf" --port "$ADMIN_PORT" \
+	run --separate-stderr -4 ka-check-proxysql --defaults-file "$KA_TEST_ROOT/badfront.cnf" --port "$ADMIN_PORT" \
 		--frontend "127.0.0.1:$TRAFFIC_PORT" --json
 	[ "$(jq -r .failed <<<"$output")" = frontend ]
 	[ "$(jq -r .code_name <<<"$output")" = access-denied ]
@@ -217,7 +219,7 @@ check() {
 
 @test "--json names the failed check and carries the checksums under --cluster" {
 	psql_set_checksum peer mysql_users 0x1111111111111111
-	run -1 check --json --cluster
+	run --separate-stderr -1 check --json --cluster
 	[ "$(jq -r .failed <<<"$output")" = cluster ]
 	[ "$(jq -r .checksums.mysql_users <<<"$output")" = 0x0000000000000004 ]
 	[ "$(jq -r ".peers[] | select(.port == $PEER_PORT) | .detail" <<<"$output")" = mysql_users ]

@@ -66,6 +66,13 @@ start_silent_listener() {
 	assert_output --partial "expected HOST:PORT"
 }
 
+@test "takes a port inside --host and refuses a contradicting --port" {
+	run -2 ka-check-mariadb --host 127.0.0.1:23346
+	assert_output --partial "cannot connect to '127.0.0.1:23346'"
+	run -64 ka-check-mariadb --host 127.0.0.1:23346 --port 3306
+	assert_output --partial "name different ports"
+}
+
 @test "exits 64 on an lvs weight that would reach the shell's exit codes" {
 	run -64 ka-check-mariadb --lvs-weight 124
 	run -64 ka-check-mariadb --lvs-weight 0
