@@ -46,7 +46,7 @@ SRCS_test-lib          := tests/unit/test-lib.c
 
 all: $(BINS:%=$(BUILD)/%) $(BUILD)/test-lib
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h notify/*.h client/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
