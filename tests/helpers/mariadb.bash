@@ -28,7 +28,7 @@ mdb_root() { echo "$KA_TEST_ROOT"; }
 mdb_dir()    { echo "$(mdb_root)/$1"; }
 mdb_socket() { echo "$(mdb_root)/$1/sock"; }
 mdb_port()   { cat "$(mdb_root)/$1/port"; }
-mdb_pid()    { cat "$(mdb_root)/$1/pid" 2>/dev/null; }
+mdb_pid()    { cat "$(mdb_root)/$1/pid" 2>/dev/null || true; }
 
 mdb_sql() {
 	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -N -B --connect-timeout=5 -e "$2"
@@ -141,7 +141,7 @@ mdb_kill() {
 	local pid
 	pid=$(mdb_pid "$1")
 	if [ -n "$pid" ]; then
-		{ kill -CONT "$pid"; kill -KILL "$pid"; wait "$pid"; } 2>/dev/null || true
+		{ kill -KILL "$pid"; wait "$pid"; } 2>/dev/null || true   # KILL also ends a stopped one
 	fi
 	rm -f "$(mdb_dir "$1")/pid"
 	return 0

@@ -1,0 +1,508 @@
+/* Client-side failover: see failover.h for the contract and the ambiguity rule.
+ *
+ * How a statement goes: make sure a writer session exists (reconnect if not); check
+ * that the idle session was not closed by the server meanwhile (a readable idle socket
+ * means FIN or a kill notice: the statement is then provably not sent); run it with a
+ * deadline; on a connection error or a deadline drop the session, reconnect starting
+ * with the next endpoint, and either re-run (not sent, or idempotent) or hand the
+ * ambiguity back to the caller.
+ */
+#include "failover.h"
+
+#include "args.h"
+#include "deadline.h"
+#include "exitcode.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KA_FO_MAX_RERUNS 3         /* re-runs of one statement, on top of the first run */
+#define KA_FO_READER_PAUSE_MS 5000 /* after the read session failed, reads use the writer */
+
+void ka_fo_defaults(struct ka_fo_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->connect_timeout_ms = 1000;
+	cfg->query_timeout_ms = 5000;
+	cfg->failover_timeout_ms = 10000;
+	cfg->max_rounds = 3;
+	cfg->backoff_ms = 100;
+	cfg->backoff_max_ms = 2000;
+	cfg->check_writable = 1;
+}
+
+int ka_fo_parse_endpoints(struct ka_fo_config *cfg, const char *list,
+			  unsigned int default_port, char *err, size_t errlen)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	if (strlen(list) >= sizeof buf) {
+		snprintf(err, errlen, "endpoint list '%.40s...' is too long", list);
+		return -1;
+	}
+	snprintf(buf, sizeof buf, "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (cfg->n == KA_FO_MAX_ENDPOINTS) {
+			snprintf(err, errlen, "too many endpoints in '%s' (at most %d)", list,
+				 KA_FO_MAX_ENDPOINTS);
+			return -1;
+		}
+		struct ka_fo_endpoint *ep = &cfg->ep[cfg->n];
+		if (ka_parse_hostport("--hosts", tok, default_port, ep->host, sizeof ep->host,
+				      &ep->port, err, errlen) < 0)
+			return -1;
+		cfg->n++;
+	}
+	if (cfg->n == 0) {
+		snprintf(err, errlen, "no endpoint in '%s': expected IP:PORT[,IP:PORT...]", list);
+		return -1;
+	}
+	return 0;
+}
+
+int ka_fo_is_connection_error(unsigned int err)
+{
+	return err == 2002 || err == 2003 || err == 2006 || err == 2013 || err == 2055;
+}
+
+const char *ka_fo_endpoint_name(const struct ka_fo *fo, int i, char *buf, size_t len)
+{
+	if (i < 0 || (size_t)i >= fo->cfg.n)
+		snprintf(buf, len, "none");
+	else if (strchr(fo->cfg.ep[i].host, ':'))
+		snprintf(buf, len, "[%s]:%u", fo->cfg.ep[i].host, fo->cfg.ep[i].port);
+	else
+		snprintf(buf, len, "%s:%u", fo->cfg.ep[i].host, fo->cfg.ep[i].port);
+	return buf;
+}
+
+const char *ka_fo_current(const struct ka_fo *fo)
+{
+	return fo->cur < 0 ? NULL : fo->names[fo->cur];
+}
+
+MYSQL *ka_fo_mysql(struct ka_fo *fo)
+{
+	return fo->db.my;
+}
+
+const char *ka_fo_rc_name(int rc)
+{
+	switch (rc) {
+	case KA_FO_OK: return "ok";
+	case KA_FO_SQL_ERROR: return "sql-error";
+	case KA_FO_UNAVAILABLE: return "unavailable";
+	case KA_FO_AMBIGUOUS: return "ambiguous";
+	case KA_FO_TXN_LOST: return "transaction-lost";
+	default: return "unknown";
+	}
+}
+
+int ka_fo_exit_code(const struct ka_fo *fo)
+{
+	if (fo->timed_out)
+		return KA_TIMEOUT;
+	if (fo->err == 0)
+		return KA_UNREACHABLE;
+	return ka_exit_for_errno(fo->err, fo->at_connect);
+}
+
+static int stopped(const struct ka_fo *fo)
+{
+	return fo->cfg.cancel && *fo->cfg.cancel;
+}
+
+/* Sleeps ms milliseconds in short slices, returning early when cancelled. */
+static void pause_ms(const struct ka_fo *fo, int64_t ms)
+{
+	int64_t end = ka_now_ms() + ms;
+
+	while (!stopped(fo)) {
+		int64_t left = end - ka_now_ms();
+		if (left <= 0)
+			return;
+		if (left > 50)
+			left = 50;
+		struct timespec ts = { 0, (long)left * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void note_failure(struct ka_fo *fo, const struct ka_db *db)
+{
+	fo->err = db->err;
+	fo->timed_out = db->timed_out;
+	fo->at_connect = db->at_connect;
+}
+
+/* Opens a session to endpoint i before deadline and reads its read_only and server_id;
+ * with writable set a read-only server is refused. Returns 0 or -1 (err filled). */
+static int connect_one(struct ka_fo *fo, int i, int writable, int64_t deadline,
+		       struct ka_db *db, unsigned long *server_id, char *err, size_t errlen)
+{
+	const struct ka_fo_endpoint *ep = &fo->cfg.ep[i];
+	struct ka_dbaddr a = { .host = ep->host, .port = ep->port, .user = fo->cfg.user,
+			       .password = fo->cfg.password, .database = fo->cfg.database };
+	int64_t dl = ka_now_ms() + fo->cfg.connect_timeout_ms;
+	char name[96], row[64] = "";
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW r;
+
+	if (dl > deadline)
+		dl = deadline;
+	if (ka_db_connect(db, &a, dl, err, errlen) < 0)
+		goto fail;
+	if (ka_db_query(db, "SELECT @@global.read_only, @@server_id", &res, dl, err, errlen) < 0)
+		goto fail;
+	if (res && (r = mysql_fetch_row(res)) && r[0] && r[1]) {
+		snprintf(row, sizeof row, "%s", r[0]);
+		*server_id = strtoul(r[1], NULL, 10);
+	}
+	if (res)
+		mysql_free_result(res);
+	if (writable && strcmp(row, "0") != 0) {
+		snprintf(err, errlen, "'%s' is read-only",
+			 ka_fo_endpoint_name(fo, i, name, sizeof name));
+		db->err = 1290;   /* ER_OPTION_PREVENTS_STATEMENT: answered, but not a writer */
+		db->timed_out = 0;
+		db->at_connect = 1;
+		goto fail;
+	}
+	return 0;
+fail:
+	note_failure(fo, db);
+	if (db->err == 1290)
+		fo->at_connect = 1;
+	ka_db_close(db);
+	return -1;
+}
+
+/* Calls the switch callback for the session just opened on endpoint to. */
+static void report_switch(struct ka_fo *fo, int to)
+{
+	char from_name[96], to_name[96];
+	struct ka_fo_switch sw = {
+		.at_ms = ka_now_ms(),
+		.from = fo->last,
+		.to = to,
+		.from_server_id = fo->last_server_id,
+		.to_server_id = fo->server_id,
+		.err = fo->lost_err,
+		.reason = fo->lost_reason,
+	};
+
+	sw.down_ms = fo->lost_at ? sw.at_ms - fo->lost_at : 0;
+	sw.from_name = ka_fo_endpoint_name(fo, fo->last, from_name, sizeof from_name);
+	sw.to_name = ka_fo_endpoint_name(fo, to, to_name, sizeof to_name);
+	fo->switches++;
+	if (fo->cfg.on_switch)
+		fo->cfg.on_switch(&sw, fo->cfg.arg);
+}
+
+/* Connects the writer session: passes over the endpoints starting at start, up to
+ * max_rounds passes with doubling backoff between them, all inside the failover
+ * deadline (and hard_deadline). Returns 0 or -1 with err naming each endpoint's fault. */
+static int reconnect(struct ka_fo *fo, int start, char *err, size_t errlen)
+{
+	int64_t t0 = ka_now_ms(), deadline = t0 + fo->cfg.failover_timeout_ms;
+	int64_t backoff = fo->cfg.backoff_ms;
+	char sum[KA_FO_MAX_ENDPOINTS][200], why[512];
+	int tried = 0, n = (int)fo->cfg.n;
+
+	memset(sum, 0, sizeof sum);
+	if (fo->hard_deadline && fo->hard_deadline < deadline)
+		deadline = fo->hard_deadline;
+	for (int round = 0; round < fo->cfg.max_rounds; round++) {
+		for (int k = 0; k < n; k++) {
+			int i = (start + k) % n;
+			struct ka_db db;
+			unsigned long sid = 0;
+			if (stopped(fo) || ka_now_ms() >= deadline)
+				goto out;
+			tried++;
+			if (connect_one(fo, i, fo->cfg.check_writable, deadline, &db, &sid, why,
+					sizeof why) < 0) {
+				snprintf(sum[i], sizeof sum[i], "%.199s", why);
+				continue;
+			}
+			fo->db = db;
+			fo->cur = i;
+			fo->server_id = sid;
+			if (fo->last >= 0)
+				report_switch(fo, i);
+			fo->lost_at = 0;
+			fo->lost_err = 0;
+			fo->lost_reason[0] = '\0';
+			return 0;
+		}
+		int64_t left = deadline - ka_now_ms();
+		if (round + 1 < fo->cfg.max_rounds && left > 0) {
+			pause_ms(fo, backoff < left ? backoff : left);
+			backoff = backoff * 2 > fo->cfg.backoff_max_ms ? fo->cfg.backoff_max_ms
+								       : backoff * 2;
+		}
+	}
+out:;
+	size_t o = 0;
+	o += (size_t)snprintf(err, errlen, "no usable endpoint after %d attempt(s) in %lld ms",
+			      tried, (long long)(ka_now_ms() - t0));
+	if (stopped(fo) && o < errlen)
+		o += (size_t)snprintf(err + o, errlen - o, " (cancelled)");
+	for (int i = 0, first = 1; i < n && o < errlen; i++)
+		if (sum[i][0]) {
+			o += (size_t)snprintf(err + o, errlen - o, "%s %s", first ? ":" : ";",
+					      sum[i]);
+			first = 0;
+		}
+	if (tried == 0) {
+		fo->err = 0;
+		fo->timed_out = 1;
+		fo->at_connect = 1;
+	}
+	return -1;
+}
+
+int ka_fo_connect(struct ka_fo *fo, char *err, size_t errlen)
+{
+	if (fo->db.my)
+		return 0;
+	if (fo->cfg.n == 0) {
+		snprintf(err, errlen, "no endpoint configured");
+		return -1;
+	}
+	return reconnect(fo, fo->last >= 0 ? (fo->last + 1) % (int)fo->cfg.n : 0, err, errlen);
+}
+
+int ka_fo_open(struct ka_fo *fo, const struct ka_fo_config *cfg, char *err, size_t errlen)
+{
+	memset(fo, 0, sizeof *fo);
+	fo->cfg = *cfg;
+	fo->cur = fo->last = fo->rcur = -1;
+	if (fo->cfg.max_rounds < 1)
+		fo->cfg.max_rounds = 1;
+	if (fo->cfg.n > KA_FO_MAX_ENDPOINTS)
+		fo->cfg.n = KA_FO_MAX_ENDPOINTS;
+	for (size_t i = 0; i < fo->cfg.n; i++)
+		ka_fo_endpoint_name(fo, (int)i, fo->names[i], sizeof fo->names[i]);
+	return ka_fo_connect(fo, err, errlen);
+}
+
+/* Closes the writer session and remembers why, for the switch report. */
+static void drop_writer(struct ka_fo *fo, unsigned int err, const char *reason)
+{
+	if (!fo->lost_at) {
+		fo->lost_at = ka_now_ms();
+		fo->lost_err = err;
+		snprintf(fo->lost_reason, sizeof fo->lost_reason, "%s", reason);
+	}
+	if (fo->cur >= 0) {
+		fo->last = fo->cur;
+		fo->last_server_id = fo->server_id;
+	}
+	ka_db_close(&fo->db);
+	fo->cur = -1;
+	fo->server_id = 0;
+}
+
+void ka_fo_disconnect(struct ka_fo *fo, const char *reason)
+{
+	if (fo->db.my)
+		drop_writer(fo, 0, reason ? reason : "dropped by the caller");
+}
+
+/* 1 when an idle session still looks open: nothing to read, no hang-up. An idle
+ * MariaDB session never has data waiting, so readable means FIN, RST or a kill notice. */
+static int session_alive(struct ka_db *db)
+{
+	int fd = db->my ? mysql_get_socket(db->my) : -1;
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	if (fd < 0)
+		return 0;
+	return poll(&p, 1, 0) <= 0;
+}
+
+/* Reconnects after a loss without losing the loss's message in err. */
+static void reconnect_after_loss(struct ka_fo *fo, char *err, size_t errlen)
+{
+	char why[512];
+	size_t o = strlen(err);
+
+	if (ka_fo_connect(fo, why, sizeof why) < 0 && o < errlen)
+		snprintf(err + o, errlen - o, "; then %s", why);
+}
+
+/* Runs sql on the writer session; see the header for the rules. */
+static int exec_writer(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
+		       char *err, size_t errlen)
+{
+	char name[96];
+
+	for (int run = 0;; run++) {
+		int in_trans, sent;
+		if (ka_fo_connect(fo, err, errlen) < 0)
+			return KA_FO_UNAVAILABLE;
+		in_trans = (fo->db.my->server_status & SERVER_STATUS_IN_TRANS) != 0;
+		if (!session_alive(&fo->db)) {
+			snprintf(err, errlen, "connection to '%s' was closed by the server",
+				 ka_fo_endpoint_name(fo, fo->cur, name, sizeof name));
+			fo->err = 2006;
+			fo->timed_out = 0;
+			fo->at_connect = 0;
+			sent = 0;
+		} else {
+			if (ka_db_query(&fo->db, sql, res, ka_deadline_in(fo->cfg.query_timeout_ms),
+					err, errlen) == 0) {
+				fo->err = 0;
+				fo->timed_out = 0;
+				return KA_FO_OK;
+			}
+			note_failure(fo, &fo->db);
+			if (!fo->db.timed_out && !ka_fo_is_connection_error(fo->db.err))
+				return KA_FO_SQL_ERROR;
+			/* 2006 is set when sending failed: the server never got it. */
+			sent = fo->db.timed_out || fo->db.err != 2006;
+		}
+		unsigned long thread = mysql_thread_id(fo->db.my), sid = fo->server_id;
+		drop_writer(fo, fo->err, err);
+		if (in_trans || (sent && !(flags & (KA_FO_IDEMPOTENT | KA_FO_READ)))) {
+			if (sent) {
+				fo->amb_thread_id = thread;
+				fo->amb_server_id = sid;
+			}
+			reconnect_after_loss(fo, err, errlen);
+			return sent ? KA_FO_AMBIGUOUS : KA_FO_TXN_LOST;
+		}
+		if (run >= KA_FO_MAX_RERUNS || stopped(fo))
+			return KA_FO_UNAVAILABLE;
+	}
+}
+
+/* Opens the read session on an endpoint other than the writer's. Returns 0 or -1. */
+static int open_reader(struct ka_fo *fo)
+{
+	int n = (int)fo->cfg.n, base = fo->cur >= 0 ? fo->cur : 0;
+	int64_t deadline = ka_now_ms() + fo->cfg.connect_timeout_ms;
+	char why[512];
+
+	for (int k = 1; k < n; k++) {
+		int i = (base + k) % n;
+		unsigned long sid = 0;
+		if (connect_one(fo, i, 0, deadline, &fo->rdb, &sid, why, sizeof why) == 0) {
+			fo->rcur = i;
+			return 0;
+		}
+	}
+	fo->rdown_until = ka_now_ms() + KA_FO_READER_PAUSE_MS;
+	return -1;
+}
+
+/* Runs a read on the read session. Returns a ka_fo_rc, or 1: use the writer instead. */
+static int exec_reader(struct ka_fo *fo, const char *sql, MYSQL_RES **res, char *err,
+		       size_t errlen)
+{
+	if (fo->rdb.my && !session_alive(&fo->rdb)) {
+		ka_db_close(&fo->rdb);
+		fo->rcur = -1;
+	}
+	if (!fo->rdb.my && (ka_now_ms() < fo->rdown_until || open_reader(fo) < 0))
+		return 1;
+	if (ka_db_query(&fo->rdb, sql, res, ka_deadline_in(fo->cfg.query_timeout_ms), err,
+			errlen) == 0)
+		return KA_FO_OK;
+	note_failure(fo, &fo->rdb);
+	if (!fo->rdb.timed_out && !ka_fo_is_connection_error(fo->rdb.err))
+		return KA_FO_SQL_ERROR;
+	ka_db_close(&fo->rdb);
+	fo->rcur = -1;
+	fo->rdown_until = ka_now_ms() + KA_FO_READER_PAUSE_MS;
+	return 1;
+}
+
+int ka_fo_exec(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
+	       char *err, size_t errlen)
+{
+	if (res)
+		*res = NULL;
+	if ((flags & KA_FO_READ) && fo->cfg.read_secondary && fo->cfg.n > 1) {
+		int rc = exec_reader(fo, sql, res, err, errlen);
+		if (rc != 1)
+			return rc;
+	}
+	return exec_writer(fo, sql, flags, res, err, errlen);
+}
+
+/* Runs a one-value query through the writer session (idempotent). */
+static int fo_value(struct ka_fo *fo, const char *sql, char *out, size_t outlen, char *err,
+		    size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW r;
+	int rc = ka_fo_exec(fo, sql, KA_FO_IDEMPOTENT, &res, err, errlen);
+
+	out[0] = '\0';
+	if (rc != KA_FO_OK)
+		return rc;
+	if (res && (r = mysql_fetch_row(res)) && r[0])
+		snprintf(out, outlen, "%s", r[0]);
+	if (res)
+		mysql_free_result(res);
+	return KA_FO_OK;
+}
+
+int ka_fo_fence(struct ka_fo *fo, char *err, size_t errlen)
+{
+	int64_t deadline = ka_deadline_in(fo->cfg.query_timeout_ms);
+	unsigned long id = fo->amb_thread_id;
+	char sql[128], val[32];
+
+	while (id) {
+		if (ka_fo_connect(fo, err, errlen) < 0)
+			return -1;
+		if (fo->server_id != fo->amb_server_id || id == mysql_thread_id(fo->db.my))
+			break;
+		snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+			 "WHERE ID = %lu", id);
+		if (fo_value(fo, sql, val, sizeof val, err, errlen) != KA_FO_OK)
+			return -1;
+		if (strcmp(val, "0") == 0)
+			break;
+		if (ka_now_ms() >= deadline || stopped(fo)) {
+			snprintf(err, errlen, "session %lu of the lost statement is still there on '%s'",
+				 id, ka_fo_current(fo));
+			return -1;
+		}
+		snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
+		int rc = ka_fo_exec(fo, sql, KA_FO_IDEMPOTENT, NULL, err, errlen);
+		if (rc != KA_FO_OK && !(rc == KA_FO_SQL_ERROR && fo->err == 1094))
+			return -1;
+		pause_ms(fo, 20);
+	}
+	fo->amb_thread_id = 0;
+	return 0;
+}
+
+int ka_failover(struct ka_fo *fo, unsigned int err, char *errbuf, size_t errlen)
+{
+	char why[256];
+
+	if (!ka_fo_is_connection_error(err))
+		return 0;
+	snprintf(why, sizeof why, "%s (%u)", fo->db.my ? mysql_error(fo->db.my) : "connection lost",
+		 err);
+	fo->err = err;
+	fo->timed_out = 0;
+	fo->at_connect = 0;
+	drop_writer(fo, err, why);
+	return ka_fo_connect(fo, errbuf, errlen) < 0 ? -1 : 1;
+}
+
+void ka_fo_close(struct ka_fo *fo)
+{
+	ka_db_close(&fo->db);
+	ka_db_close(&fo->rdb);
+	fo->cur = fo->rcur = -1;
+}

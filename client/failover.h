@@ -1,0 +1,174 @@
+/* Client-side failover for applications on the MariaDB C API: the seed's
+ * failover(conn, errno), made safe.
+ *
+ * An application names its endpoints (a VIP alone, or server 1 then server 2) and runs
+ * its statements through ka_fo_exec(). Only a lost connection (2002, 2003, 2006, 2013,
+ * 2055, or a statement deadline that passed) moves the session: it is closed and the
+ * library reconnects, starting with the endpoint after the one that failed, in bounded
+ * rounds with backoff inside one total deadline; each switch is reported to a callback.
+ * Every other error (duplicate key, syntax, read-only, access) is the caller's: it is
+ * returned as it is and the session stays where it was.
+ *
+ * The ambiguity: when a connection is lost after a statement was sent (2013, 2055, or
+ * the deadline passed while waiting for the answer), the client cannot know whether the
+ * server executed it. For a statement that commits (an autocommit INSERT, a COMMIT) the
+ * commit may have happened on the old server and even reached the new one by
+ * replication. Re-running it could write twice, not re-running it could lose it. So the
+ * library re-runs such a statement only when the caller marks it KA_FO_IDEMPOTENT (or
+ * KA_FO_READ); otherwise it reconnects and returns KA_FO_AMBIGUOUS, and the caller
+ * resolves it, best by a client-chosen unique id: look the id up on the new server,
+ * present => it committed, absent => it did not (run it again). ka-drill does exactly
+ * that. A statement that was provably not sent (the session was found closed before
+ * sending, or 2006: the send itself failed) is re-run on the new server, unless a
+ * transaction was open: then it returns KA_FO_TXN_LOST (redo it from BEGIN).
+ *
+ * Not thread-safe: one struct ka_fo per thread. The library never prints or exits.
+ */
+#ifndef KA_FAILOVER_H
+#define KA_FAILOVER_H
+
+#include "db.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KA_FO_MAX_ENDPOINTS 8
+
+/* Flags for ka_fo_exec(). */
+#define KA_FO_IDEMPOTENT 0x1 /* safe to run twice: re-run after an ambiguous loss */
+#define KA_FO_READ       0x2 /* a read: may go to the second server, implies IDEMPOTENT */
+
+/* What ka_fo_exec() returns. */
+enum ka_fo_rc {
+	KA_FO_OK = 0,
+	KA_FO_SQL_ERROR = -1,   /* the server answered with an error: no failover */
+	KA_FO_UNAVAILABLE = -2, /* no endpoint usable within the deadline: not executed
+				 * (an idempotent statement may have run once) */
+	KA_FO_AMBIGUOUS = -3,   /* sent, then the connection was lost: may have committed */
+	KA_FO_TXN_LOST = -4     /* the connection of an open transaction was lost: rolled back */
+};
+
+struct ka_fo_endpoint {
+	char host[64];        /* numeric IPv4 or IPv6 address */
+	unsigned int port;
+};
+
+/* What the switch callback gets; pointers are valid during the call only. */
+struct ka_fo_switch {
+	int64_t at_ms;            /* ka_now_ms() when the new session was ready */
+	int64_t down_ms;          /* from the loss to the new session */
+	int from, to;             /* endpoint indexes (from = to after a VIP reconnect) */
+	const char *from_name;    /* "192.0.2.100:3306" */
+	const char *to_name;
+	unsigned long from_server_id, to_server_id;
+	unsigned int err;         /* errno that caused it, 0 for a timeout or a caller's drop */
+	const char *reason;       /* what went wrong on the old session */
+};
+
+struct ka_fo_config {
+	struct ka_fo_endpoint ep[KA_FO_MAX_ENDPOINTS];
+	size_t n;                      /* number of endpoints, in order of preference */
+	const char *user, *password, *database;  /* kept as pointers: keep them alive */
+	int64_t connect_timeout_ms;    /* one connect attempt (default 1000) */
+	int64_t query_timeout_ms;      /* one statement, answer included (default 5000) */
+	int64_t failover_timeout_ms;   /* one whole failover, all attempts (default 10000) */
+	int max_rounds;                /* passes over the endpoint list (default 3) */
+	int64_t backoff_ms;            /* pause after a failed pass, doubled (default 100) */
+	int64_t backoff_max_ms;        /* cap of that pause (default 2000) */
+	int check_writable;            /* skip endpoints answering @@read_only=1 (default 1) */
+	int read_secondary;            /* KA_FO_READ goes to another endpoint (default 0) */
+	void (*on_switch)(const struct ka_fo_switch *sw, void *arg); /* may be NULL */
+	void *arg;
+	volatile sig_atomic_t *cancel; /* when set non-zero, waits and retries stop early */
+};
+
+struct ka_fo {
+	struct ka_fo_config cfg;
+	struct ka_db db;               /* the writer session; db.my is NULL when closed */
+	int cur;                       /* its endpoint, -1 when closed */
+	int last;                      /* endpoint of the previous session, -1 before any */
+	unsigned long server_id;       /* @@server_id of the writer session */
+	unsigned long last_server_id;
+	struct ka_db rdb;              /* the read session (read_secondary), or closed */
+	int rcur;
+	int64_t rdown_until;           /* no read-session attempt before this time */
+	unsigned int err;              /* errno of the last failure (0: timeout or none) */
+	int timed_out;                 /* the last failure was a deadline */
+	int at_connect;                /* the last failure came from a connect attempt */
+	int64_t lost_at;               /* when the writer session was lost, 0 when not */
+	unsigned int lost_err;
+	char lost_reason[256];
+	unsigned long switches;        /* sessions opened after a loss */
+	int64_t hard_deadline;         /* ka_now_ms() time after which no attempt starts; 0 none */
+	char names[KA_FO_MAX_ENDPOINTS][80]; /* "IP:PORT" of each endpoint */
+	unsigned long amb_thread_id;   /* session of the last ambiguous statement, 0 none */
+	unsigned long amb_server_id;   /* and its server */
+};
+
+/* Fills cfg with the defaults above and no endpoint. */
+void ka_fo_defaults(struct ka_fo_config *cfg);
+
+/* Appends "IP:PORT[,IP:PORT...]" (port default_port when left out) to cfg's endpoints.
+ * Returns 0 or -1 with err filled. */
+int ka_fo_parse_endpoints(struct ka_fo_config *cfg, const char *list,
+			  unsigned int default_port, char *err, size_t errlen);
+
+/* Prepares fo and connects to the first usable endpoint (bounded by the failover
+ * deadline). Returns 0, or -1 with err filled; fo is usable either way (ka_fo_exec
+ * connects later) and must be closed with ka_fo_close(). */
+int ka_fo_open(struct ka_fo *fo, const struct ka_fo_config *cfg, char *err, size_t errlen);
+
+/* Runs one statement on the writer session (or the read session for KA_FO_READ),
+ * failing over on a lost connection as the header comment says. *res (when res is not
+ * NULL) gets the stored result or NULL. Returns an enum ka_fo_rc; err filled unless OK. */
+int ka_fo_exec(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
+	       char *err, size_t errlen);
+
+/* After KA_FO_AMBIGUOUS, before looking the write up: makes sure the lost statement can
+ * no longer commit behind the lookup's back. When the writer session is on the same
+ * server (same @@server_id) as the lost one, waits until the lost session's thread is
+ * gone from the PROCESSLIST, killing it (KILL CONNECTION, allowed on one's own
+ * sessions) if needed, within the statement deadline. A different server is taken as
+ * fenced: after a proper promotion the old primary no longer feeds it. Returns 0 when
+ * fenced, -1 (err filled) when unsure: look up later. */
+int ka_fo_fence(struct ka_fo *fo, char *err, size_t errlen);
+
+/* The seed's entry point, for code that calls mysql_* on ka_fo_mysql() itself: after a
+ * failed call with errno err, returns 0 when err is not a connection error (nothing
+ * done: handle it), 1 when the session moved to a new endpoint (re-run the statement
+ * only if it was not sent or is idempotent), -1 when no endpoint is usable (err filled). */
+int ka_failover(struct ka_fo *fo, unsigned int err, char *errbuf, size_t errlen);
+
+/* Makes sure a writer session exists (reconnecting as a failover would).
+ * Returns 0 or -1 with err filled. */
+int ka_fo_connect(struct ka_fo *fo, char *err, size_t errlen);
+
+/* Drops the writer session on the caller's word (e.g. it answered 1290, read-only):
+ * the next statement reconnects, starting with the next endpoint. */
+void ka_fo_disconnect(struct ka_fo *fo, const char *reason);
+
+/* 1 for 2002, 2003, 2006, 2013, 2055: the errors that mean the connection is gone. */
+int ka_fo_is_connection_error(unsigned int err);
+
+/* The writer session's handle, or NULL when closed. Blocking mysql_* calls work on it,
+ * but without a deadline: a hung server hangs them (ka_fo_exec never does). */
+MYSQL *ka_fo_mysql(struct ka_fo *fo);
+
+/* "IP:PORT" of the writer session's endpoint, or NULL when closed. */
+const char *ka_fo_current(const struct ka_fo *fo);
+
+/* "IP:PORT" of endpoint i into buf. */
+const char *ka_fo_endpoint_name(const struct ka_fo *fo, int i, char *buf, size_t len);
+
+/* Exit code (lib/exitcode.h) for the last failure: 2 unreachable, 3 timeout, 4 denied... */
+int ka_fo_exit_code(const struct ka_fo *fo);
+
+/* Name of a ka_fo_exec() result: "ok", "sql-error", "unavailable", "ambiguous",
+ * "transaction-lost". */
+const char *ka_fo_rc_name(int rc);
+
+/* Closes every session. */
+void ka_fo_close(struct ka_fo *fo);
+
+#endif
