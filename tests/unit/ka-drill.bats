@@ -138,7 +138,7 @@ start_silent_listener() {
 
 @test "the README's example program compiles as documented and fails clearly when both servers are down" {
 	local cmd
-	cmd=$(sed -n '/^<!-- example-build -->/,/^```$/p' "$KA_REPO/docs/fragments/ka-drill.md" |
+	cmd=$(sed -n '/^<!-- example-build -->/,/^```$/p' "$KA_REPO/README.md" |
 		sed -n '/^cc /,/^```$/p' | sed '/^```$/d' | tr -d '\\\n')
 	[ -n "$cmd" ]
 	cd "$KA_REPO"
