@@ -74,12 +74,6 @@ static void usage(FILE *f)
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 
-static void print_code(int code, const char *name, const char *meaning, void *arg)
-{
-	(void)arg;
-	printf("%d\t%s\t%s\n", code, name, meaning);
-}
-
 static int parse_witnesses(struct opts *o, const char *list, char *err, size_t errlen)
 {
 	char buf[1024], *save = NULL, *tok;
@@ -200,21 +194,12 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 			break;
 		case 'j': o->json = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 'E': ka_exit_foreach(print_code, NULL); return 1;
-		case 'H': usage(stdout); return 1;
-		case 'V': printf(PROG " " VERSION "\n"); return 1;
-		case ':':
-			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-			return -1;
 		default:
-			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-			return -1;
+			return ka_args_common(c, PROG " " VERSION, usage, argv, err, errlen);
 		}
 	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (ka_args_no_operands(argc, argv, err, errlen) < 0)
 		return -1;
-	}
 	if (o->socket && o->host) {
 		snprintf(err, errlen, "--socket and --host exclude each other");
 		return -1;

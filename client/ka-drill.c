@@ -48,12 +48,6 @@ static void usage(FILE *f)
 }
 
 /* --list-exit-codes prints the suite's one table; ka-drill uses 0-5, 64 and 78 (man page). */
-static void print_code(int code, const char *name, const char *meaning, void *arg)
-{
-	(void)arg;
-	printf("%d\t%s\t%s\n", code, name, meaning);
-}
-
 static int parse_database(const char *s, char *out, size_t outlen, char *err, size_t errlen)
 {
 	size_t n = strlen(s);
@@ -157,21 +151,12 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 			break;
 		case 'j': o->json = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 'E': ka_exit_foreach(print_code, NULL); return 1;
-		case 'H': usage(stdout); return 1;
-		case 'V': printf(DRILL_PROG " " VERSION "\n"); return 1;
-		case ':':
-			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-			return -1;
 		default:
-			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-			return -1;
+			return ka_args_common(c, DRILL_PROG " " VERSION, usage, argv, err, errlen);
 		}
 	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (ka_args_no_operands(argc, argv, err, errlen) < 0)
 		return -1;
-	}
 	if (o->fo.n == 0) {
 		snprintf(err, errlen, "--hosts is required");
 		return -1;

@@ -1,5 +1,7 @@
 #include "args.h"
+#include "exitcode.h"
 
+#include <getopt.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -87,4 +89,41 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 bad:
 	snprintf(err, errlen, "invalid address '%s' for %s: expected HOST:PORT", s, opt);
 	return -1;
+}
+
+static void print_code(int code, const char *name, const char *meaning, void *arg)
+{
+	(void)arg;
+	printf("%d\t%s\t%s\n", code, name, meaning);
+}
+
+int ka_args_common(int c, const char *prog_version, void (*usage)(FILE *), char **argv,
+		   char *err, size_t errlen)
+{
+	switch (c) {
+	case 'E':
+		ka_exit_foreach(print_code, NULL);
+		return 1;
+	case 'H':
+		usage(stdout);
+		return 1;
+	case 'V':
+		printf("%s\n", prog_version);
+		return 1;
+	case ':':
+		snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+		return -1;
+	default:
+		snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		return -1;
+	}
+}
+
+int ka_args_no_operands(int argc, char **argv, char *err, size_t errlen)
+{
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	return 0;
 }

@@ -4,6 +4,17 @@
 #define KA_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+/* The options every binary shares, as getopt_long returned them: 'E' --list-exit-codes,
+ * 'H' --help, 'V' --version, ':' a missing value, anything else an unknown option (call
+ * it from the switch's default). Returns 1 when the run is done (exit 0), -1 on a usage
+ * error (err filled). */
+int ka_args_common(int c, const char *prog_version, void (*usage)(FILE *), char **argv,
+		   char *err, size_t errlen);
+
+/* -1 with err filled when operands remain after the options (argv[optind]...). */
+int ka_args_no_operands(int argc, char **argv, char *err, size_t errlen);
 
 /* Decimal integer in [min, max]; opt names the option for the message. */
 int ka_parse_long(const char *opt, const char *s, long min, long max, long *out,

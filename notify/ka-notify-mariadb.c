@@ -57,12 +57,6 @@ static void usage(FILE *f)
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 
-static void print_code(int code, const char *name, const char *meaning, void *arg)
-{
-	(void)arg;
-	printf("%d\t%s\t%s\n", code, name, meaning);
-}
-
 static int parse_keep_users(struct opts *o, const char *list, char *err, size_t errlen)
 {
 	size_t used = strlen(keep_buf);
@@ -132,15 +126,8 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 	case 'n': o->dry_run = 1; return 0;
 	case 'j': o->json = 1; return 0;
 	case 'v': o->verbose = 1; return 0;
-	case 'E': ka_exit_foreach(print_code, NULL); return 1;
-	case 'H': usage(stdout); return 1;
-	case 'V': printf(PROG " " VERSION "\n"); return 1;
-	case ':':
-		snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-		return -1;
 	default:
-		snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-		return -1;
+		return ka_args_common(c, PROG " " VERSION, usage, argv, err, errlen);
 	}
 }
 
