@@ -77,6 +77,20 @@ test-integration: deps
 	@$(MAKE) --no-print-directory all
 	@$(TEST_ENV) bash tests/run integration
 
+# The namespace lab (root; real keepalived + mariadbd in ka-* namespaces, tests/lab/).
+test-lab: deps
+	@$(MAKE) --no-print-directory all
+	@$(TEST_ENV) timeout 2400 bash tests/run lab
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@KA_BIN=$(abspath $(BUILD)) bash tests/lab/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@KA_BIN=$(abspath $(BUILD)) bash bench/check-cost
+	@KA_BIN=$(abspath $(BUILD)) bash bench/failover -n $(or $(N),20)
+
 install: all
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)
 	@for b in $(BINS); do \
@@ -89,4 +103,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-unit test-integration install clean
+.PHONY: all deps test test-unit test-integration test-lab demo bench install clean

@@ -1,0 +1,736 @@
+# The network-namespace lab: two MariaDB nodes, each with its own mariadbd and keepalived,
+# a client and a witness, on one bridge without uplink (DESIGN.md "Labs").
+#
+#   ka-lan      holds the bridge ka-br0 (no address, no uplink, nothing routed)
+#   ka-db1      eth0 192.0.2.11   mariadbd :3306 + keepalived (ROLE master, priority 100)
+#   ka-db2      eth0 192.0.2.12   mariadbd :3306 + keepalived (ROLE backup, priority 90)
+#   ka-client   eth0 192.0.2.20   writers (ka-drill) through the VIP 192.0.2.100
+#   ka-witness  eth0 192.0.2.30   a TCP listener on :7 for ka-check-mariadb --witness
+#
+# Configs are rendered by conf-templates/render (keepalived, MariaDB HA settings, grants,
+# ka.cnf); binaries come from $KA_BIN (default build/). Everything lives in $KA_LAB_DIR
+# (default /tmp/ka-lab); every process is recorded by PID and every namespace is named ka-*,
+# so lab_down removes all of it, also after a failed or interrupted run. One lab per machine.
+#
+# Settings (environment, read by lab_up and recorded in $KA_LAB_DIR/settings):
+#   LAB_MODE=primary-replica|master-master  LAB_VRRP_VERSION=2|3  LAB_ADVERT_INT=1
+#   LAB_UNICAST=no|yes  LAB_NOTIFY=scripts|fifo  LAB_WITNESS=yes|no
+
+LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB_BIN=${KA_BIN:-$LAB_REPO/build}
+LAB_DIR=${KA_LAB_DIR:-/tmp/ka-lab}
+LAB_RENDER=$LAB_REPO/conf-templates/render
+LAB_VIP=192.0.2.100
+LAB_WITNESS_PORT=7
+LAB_DB=ka_lab
+LAB_NAMESPACES=(ka-db1 ka-db2 ka-client ka-witness ka-lan)
+declare -gA LAB_IP=([db1]=192.0.2.11 [db2]=192.0.2.12 [client]=192.0.2.20 [witness]=192.0.2.30)
+declare -gA LAB_SID=([db1]=11 [db2]=12)
+LAB_PW_CHECK=lab-check-pw-1
+LAB_PW_HA=lab-ha-pw-123
+LAB_PW_REPL=lab-repl-pw-1
+LAB_PW_APP=lab-app-pw-12
+
+lab_log() { printf 'lab %s: %s\n' "$(date +%T.%3N)" "$*" >&2; }
+
+# Milliseconds since the epoch, without a fork.
+lab_now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+lab_peer() { [ "$1" = db1 ] && echo db2 || echo db1; }
+
+lab_settings_load() {
+	: "${LAB_MODE:=primary-replica}" "${LAB_VRRP_VERSION:=2}" "${LAB_ADVERT_INT:=1}"
+	: "${LAB_UNICAST:=no}" "${LAB_NOTIFY:=scripts}" "${LAB_WITNESS:=yes}"
+}
+
+# ---- processes --------------------------------------------------------------------------
+
+# Starts "$@" in namespace ka-NODE in the background, records its PID in FILE.
+lab_spawn() {
+	local node=$1 pidfile=$2 log=$3
+	shift 3
+	ip netns exec "ka-$node" "$@" >>"$log" 2>&1 </dev/null 3>&- &
+	echo $! > "$pidfile"
+	disown $! 2>/dev/null || true   # no "Killed" job reports when it is ended on purpose
+}
+
+lab_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+# True when PID runs inside one of the lab's namespaces: only such a process is ours to
+# signal (a recorded PID from an old, interrupted lab may have been reused since).
+lab_ours() {
+	lab_pid_alive "$1" || return 1
+	case $(ip netns identify "$1" 2>/dev/null) in
+	ka-db1|ka-db2|ka-client|ka-witness|ka-lan) return 0 ;;
+	esac
+	return 1
+}
+
+# Sends signal $1 to PID $2 when it is ours.
+lab_kill() { lab_ours "$2" && kill "-$1" "$2" 2>/dev/null; }
+
+# Sends SIG to the PID recorded in FILE (when that process still runs).
+lab_signal_pidfile() {
+	local sig=$1 file=$2 pid
+	[ -f "$file" ] || return 1
+	pid=$(cat "$file" 2>/dev/null)
+	lab_kill "$sig" "$pid"
+}
+
+# Waits up to $2 seconds (default 10) for PID $1 to be gone; reaps it when it is our child.
+lab_wait_gone() {
+	local pid=$1 limit=${2:-10} i
+	for ((i = 0; i < limit * 20; i++)); do
+		lab_pid_alive "$pid" || break
+		# A zombie child counts as gone once reaped.
+		[ "$(ps -o stat= -p "$pid" 2>/dev/null)" = Z ] && break
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null || true
+	! lab_pid_alive "$pid" || [ "$(ps -o stat= -p "$pid" 2>/dev/null)" = Z ]
+}
+
+# ---- network ----------------------------------------------------------------------------
+
+lab_net_up() {
+	local n
+	ip netns add ka-lan || return 1
+	ip -n ka-lan link set lo up
+	ip -n ka-lan link add ka-br0 type bridge mcast_snooping 0 || return 1
+	ip -n ka-lan link set ka-br0 up
+	for n in db1 db2 client witness; do
+		ip netns add "ka-$n" || return 1
+		ip -n ka-lan link add "v-$n" type veth peer name eth0 netns "ka-$n" || return 1
+		ip -n ka-lan link set "v-$n" master ka-br0 up
+		ip -n "ka-$n" link set lo up
+		ip -n "ka-$n" addr add "${LAB_IP[$n]}/24" dev eth0
+		ip -n "ka-$n" link set eth0 up
+	done
+}
+
+# The cable of NODE: down or up (the bridge side, as if unplugged).
+lab_link() { ip -n ka-lan link set "v-$1" "$2"; }
+
+# A silent partition: NODE's links stay up but it drops every packet in and out.
+lab_isolate() {
+	ip netns exec "ka-$1" nft -f - <<'NFT'
+table inet ka_lab_partition {
+	chain input { type filter hook input priority -300; policy accept; iifname "eth0" drop; }
+	chain output { type filter hook output priority -300; policy accept; oifname "eth0" drop; }
+}
+NFT
+}
+
+lab_heal() { ip netns exec "ka-$1" nft delete table inet ka_lab_partition 2>/dev/null; true; }
+
+# ---- witness ----------------------------------------------------------------------------
+
+lab_witness_up() {
+	local d=$LAB_DIR/witness
+	mkdir -p "$d"
+	if command -v socat >/dev/null; then
+		lab_spawn witness "$d/listener.pid" "$d/listener.log" \
+			socat "TCP-LISTEN:$LAB_WITNESS_PORT,bind=${LAB_IP[witness]},fork,reuseaddr" /dev/null
+	else
+		lab_spawn witness "$d/listener.pid" "$d/listener.log" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()' "${LAB_IP[witness]}" "$LAB_WITNESS_PORT"
+	fi
+}
+
+# ---- MariaDB ----------------------------------------------------------------------------
+
+lab_sock() { echo "$LAB_DIR/$1/sock"; }
+
+# Runs SQL on NODE as root over its unix socket (-N -B), bounded to ${3:-10} s.
+lab_sql() {
+	timeout -k 1 "${3:-10}" mariadb --no-defaults -uroot -S "$(lab_sock "$1")" -N -B \
+		--connect-timeout=3 -e "$2"
+}
+
+# Runs SQL as the application account through ADDRESS (default the VIP) from ka-client.
+lab_app_sql() {
+	timeout -k 1 "${3:-10}" ip netns exec ka-client mariadb --defaults-file="$LAB_DIR/client/app.cnf" \
+		-h "${2:-$LAB_VIP}" -P 3306 -N -B --connect-timeout=3 -e "$1"
+}
+
+# Waits up to $3 s (default 30) until SQL $2 on NODE $1 prints a non-empty line.
+lab_wait_sql() {
+	local node=$1 sql=$2 limit=${3:-30} end out=""
+	end=$(($(lab_now_ms) + limit * 1000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		out=$(lab_sql "$node" "$sql" 3 2>/dev/null) && [ -n "$out" ] && return 0
+		sleep 0.2
+	done
+	lab_log "$node did not satisfy within ${limit}s: $sql"
+	return 1
+}
+
+# One mariadb-install-db for the lab, copied for each node (fast, identical system tables).
+lab_db_seed() {
+	local seed=$LAB_DIR/seed
+	[ -d "$seed/data/mysql" ] && return 0
+	mkdir -p "$seed"
+	mariadb-install-db --no-defaults --datadir="$seed/data" --user=root \
+		--auth-root-authentication-method=socket --skip-test-db \
+		--innodb-log-file-size=16M >"$seed/install.log" 2>&1 || {
+		lab_log "mariadb-install-db failed:"; tail -20 "$seed/install.log" >&2; return 1; }
+}
+
+lab_db_config() {
+	local n=$1 d=$LAB_DIR/$1
+	"$LAB_RENDER" --out "$d/ka-ha.cnf" mariadb-ha.cnf NODE_NAME="$n" \
+		SERVER_ID="${LAB_SID[$n]}" SEMISYNC_TIMEOUT_MS="${LAB_SEMISYNC_TIMEOUT_MS:-10000}" ||
+		return 1
+	cat > "$d/my.cnf" <<CNF
+# lab-only paths; the HA settings come from conf-templates/mariadb-ha.cnf.in
+[mariadb]
+datadir                 = $d/data
+socket                  = $d/sock
+pid_file                = $d/mariadbd.pidfile
+log_error               = $d/error.log
+port                    = 3306
+innodb_buffer_pool_size = 32M
+innodb_log_file_size    = 16M
+max_connections         = 100
+!include $d/ka-ha.cnf
+CNF
+}
+
+# Starts NODE's mariadbd (first start or a restart on the same datadir), waits until it answers.
+lab_db_start() {
+	local n=$1 d=$LAB_DIR/$1
+	lab_spawn "$n" "$d/mariadbd.pid" "$d/mariadbd.out" \
+		mariadbd --defaults-file="$d/my.cnf" --user=root
+	if ! lab_wait_sql "$n" "SELECT 1" 60; then
+		lab_log "mariadbd on $n did not start; error log:"
+		tail -20 "$d/error.log" >&2
+		return 1
+	fi
+}
+
+lab_db_pid() { cat "$LAB_DIR/$1/mariadbd.pid" 2>/dev/null; }
+
+# SIGKILLs NODE's mariadbd (a crash) and reaps it.
+_lab_db_kill() {
+	local pid
+	pid=$(lab_db_pid "$1")
+	lab_ours "$pid" || return 0
+	lab_kill CONT "$pid"
+	lab_kill KILL "$pid"
+	lab_wait_gone "$pid" 10
+}
+
+lab_db_stop_signal() { lab_kill "$2" "$(lab_db_pid "$1")"; }
+
+# Replication NODE <- SOURCE with GTID (as ka-notify-mariadb's rejoin would do it). A node
+# that has binlogged transactions of its own (the second direction of master-master) starts
+# from its own binlog position.
+lab_replicate() {
+	local node=$1 src=$2
+	lab_sql "$node" "SET GLOBAL gtid_slave_pos=@@global.gtid_binlog_pos" || return 1
+	lab_sql "$node" "CHANGE MASTER TO MASTER_HOST='${LAB_IP[$src]}', MASTER_PORT=3306,
+		MASTER_USER='repl', MASTER_PASSWORD='$LAB_PW_REPL', MASTER_USE_GTID=slave_pos,
+		MASTER_CONNECT_RETRY=1; START SLAVE;" || return 1
+	lab_wait_sql "$node" "SELECT 1 FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME='SLAVE_RUNNING' AND VARIABLE_VALUE='ON'" 30
+}
+
+# ---- keepalived -------------------------------------------------------------------------
+
+lab_vars() {
+	local n=$1 d=$LAB_DIR/$1
+	cat <<VARS
+ROLE=$([ "$n" = db1 ] && echo master || echo backup)
+NODE_NAME=$n
+INTERFACE=eth0
+VIP=$LAB_VIP
+ROUTER_ID=51
+NODE_IP=${LAB_IP[$n]}
+PEER_IP=${LAB_IP[$(lab_peer "$n")]}
+UNICAST=$LAB_UNICAST
+VRRP_VERSION=$LAB_VRRP_VERSION
+ADVERT_INT=$LAB_ADVERT_INT
+NOTIFY=$LAB_NOTIFY
+NOTIFY_FIFO_PATH=$d/notify.fifo
+WITNESS=$([ "$LAB_WITNESS" = yes ] && echo "${LAB_IP[witness]}:$LAB_WITNESS_PORT")
+KA_BIN=$LAB_BIN
+KA_CNF=$d/ka.cnf
+MYSQL_SOCKET=$d/sock
+STATE_DIR=$d/state
+FAULT_FILE=$d/fault
+CATCHUP_TIMEOUT=10
+CHECK_PASSWORD=$LAB_PW_CHECK
+HA_PASSWORD=$LAB_PW_HA
+REPL_PASSWORD=$LAB_PW_REPL
+VARS
+}
+
+lab_ka_config() {
+	local n=$1 d=$LAB_DIR/$1 t=keepalived-$LAB_MODE
+	lab_vars "$n" > "$d/node.vars"
+	"$LAB_RENDER" --vars "$d/node.vars" --out "$d/ka.cnf" ka.cnf || return 1
+	"$LAB_RENDER" --vars "$d/node.vars" --netns "ka-$n" --out "$d/keepalived.conf" "$t" \
+		> "$d/timing.txt" || return 1
+}
+
+lab_ka_start() {
+	local n=$1 d=$LAB_DIR/$1
+	mkdir -p "$d/state"
+	lab_spawn "$n" "$d/keepalived.launch.pid" "$d/keepalived.log" \
+		keepalived --dont-fork --log-console --log-detail --vrrp -f "$d/keepalived.conf" \
+		-p "$d/keepalived.pid" -r "$d/vrrp.pid" -c "$d/checkers.pid"
+}
+
+# The host-death stand-in: freezes the parent (no respawn), SIGKILLs the VRRP child, then
+# the parent. No priority-0 advert, no VIP removal: the peer must notice the silence.
+_lab_ka_kill() {
+	local d=$LAB_DIR/$1 parent child
+	parent=$(cat "$d/keepalived.launch.pid" 2>/dev/null)
+	child=$(cat "$d/vrrp.pid" 2>/dev/null)
+	lab_kill STOP "$parent"
+	lab_kill KILL "$child"
+	lab_kill KILL "$parent"
+	lab_wait_gone "$parent" 5
+	lab_wait_gone "$child" 5
+	rm -f "$d/keepalived.pid" "$d/vrrp.pid"
+}
+
+# A clean keepalived stop (SIGTERM: notify stop, VIP released).
+_lab_ka_stop() {
+	local d=$LAB_DIR/$1 parent
+	parent=$(cat "$d/keepalived.launch.pid" 2>/dev/null)
+	lab_ours "$parent" || return 0
+	lab_kill TERM "$parent"
+	lab_wait_gone "$parent" 10 || { lab_kill KILL "$parent"; lab_wait_gone "$parent" 5; }
+}
+
+# ---- observation ------------------------------------------------------------------------
+
+lab_has_vip() { ip -n "ka-$1" -4 -o addr show dev eth0 2>/dev/null | grep -q " $LAB_VIP/"; }
+
+# Prints db1, db2, none, or "db1 db2" (both: a split brain of the VIP).
+lab_vip_holder() {
+	local n out=""
+	for n in db1 db2; do
+		lab_has_vip "$n" && out+="${out:+ }$n"
+	done
+	echo "${out:-none}"
+}
+
+# Waits up to $2 s until the VIP holder is $1 (db1, db2, none).
+lab_wait_vip() {
+	local want=$1 limit=${2:-30} end
+	end=$(($(lab_now_ms) + limit * 1000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		[ "$(lab_vip_holder)" = "$want" ] && return 0
+		sleep 0.05
+	done
+	lab_log "VIP not on '$want' within ${limit}s (on: $(lab_vip_holder))"
+	return 1
+}
+
+lab_read_only() { lab_sql "$1" "SELECT @@global.read_only" 5; }
+
+# Waits up to $3 s until NODE's read_only is $2 (0 or 1).
+lab_wait_read_only() {
+	lab_wait_sql "$1" "SELECT 1 FROM DUAL WHERE @@global.read_only = $2" "${3:-30}"
+}
+
+# "Yes Yes" when both replication threads of NODE run.
+lab_repl_threads() {
+	lab_sql "$1" "SHOW SLAVE STATUS" 5 >/dev/null 2>&1 || { echo "unreachable"; return; }
+	timeout 10 mariadb --no-defaults -uroot -S "$(lab_sock "$1")" -e "SHOW SLAVE STATUS\G" 2>/dev/null |
+		awk '/ Slave_IO_Running:/ { io = $2 } / Slave_SQL_Running:/ { sql = $2 }
+		     END { print (io == "" ? "none" : io " " sql) }'
+}
+
+lab_wait_replicating() {
+	lab_wait_sql "$1" "SELECT 1 FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME='SLAVE_RUNNING' AND VARIABLE_VALUE='ON'" "${2:-30}"
+}
+
+# Waits until REPLICA has applied everything SOURCE has in its binlog.
+lab_wait_synced() {
+	local pos
+	pos=$(lab_sql "$2" "SELECT @@gtid_binlog_pos") || return 1
+	lab_wait_sql "$1" "SELECT 1 FROM DUAL WHERE MASTER_GTID_WAIT('$pos', 0.5) = 0" "${3:-30}"
+}
+
+# CHECKSUM TABLE of the lab tables on NODE (one line per table).
+lab_checksums() {
+	lab_sql "$1" "CHECKSUM TABLE $LAB_DB.writes EXTENDED" 10
+}
+
+lab_state() {
+	local n
+	for n in db1 db2; do
+		printf '%s: vip=%s read_only=%s repl=%s gtid=%s\n' "$n" \
+			"$(lab_has_vip "$n" && echo yes || echo no)" "$(lab_read_only "$n" 2>/dev/null || echo '?')" \
+			"$(lab_repl_threads "$n")" "$(lab_sql "$n" 'SELECT @@gtid_current_pos' 5 2>/dev/null)"
+	done
+}
+
+# The notify journal of NODE (one JSON line per run), empty when there is none.
+lab_journal() { cat "$LAB_DIR/$1/state/journal.jsonl" 2>/dev/null; }
+
+# Dumps what a failed test needs to see (to stderr).
+lab_diagnose() {
+	local n
+	{
+		echo "---- lab state"
+		lab_state || true
+		for n in db1 db2; do
+			echo "---- $n keepalived.log (tail)"
+			tail -25 "$LAB_DIR/$n/keepalived.log" 2>/dev/null || true
+			echo "---- $n notify journal (tail)"
+			tail -5 "$LAB_DIR/$n/state/journal.jsonl" 2>/dev/null || true
+			echo "---- $n error.log (tail)"
+			tail -8 "$LAB_DIR/$n/error.log" 2>/dev/null || true
+		done
+		echo "---- drill stderr (tail)"
+		tail -5 "$LAB_DIR/client/drill.err" 2>/dev/null || true
+	} >&2
+	return 0
+}
+
+# ---- writers ----------------------------------------------------------------------------
+
+# ka-drill through the VIP from ka-client, in the background; report (JSON) in $LAB_DIR/client.
+lab_drill_start() {
+	local rate=${1:-50} duration=${2:-30} d=$LAB_DIR/client
+	rm -f "$d/drill.json" "$d/drill.err"
+	ip netns exec ka-client "$LAB_BIN/ka-drill" --hosts "$LAB_VIP:3306" \
+		--defaults-file "$d/app.cnf" --database "$LAB_DB" --rate "$rate" \
+		--duration "$duration" --json >"$d/drill.json" 2>"$d/drill.err" </dev/null 3>&- &
+	echo $! > "$d/drill.pid"
+	disown $! 2>/dev/null || true
+	lab_log "ka-drill started: ${rate}/s for ${duration}s through $LAB_VIP"
+}
+
+# Waits for the drill to finish (up to its duration + $1 s); prints its JSON.
+_lab_drill_wait() {
+	local d=$LAB_DIR/client pid limit=${1:-60}
+	pid=$(cat "$d/drill.pid" 2>/dev/null)
+	if lab_pid_alive "$pid" && ! lab_wait_gone "$pid" "$limit"; then
+		lab_log "ka-drill did not finish in time; interrupting it"
+		lab_kill INT "$pid"
+		lab_wait_gone "$pid" 10 || lab_kill KILL "$pid"
+	fi
+	cat "$d/drill.json"
+}
+
+lab_json() { jq -r "$2" <<<"$1"; }
+
+# ---- the whole lab ----------------------------------------------------------------------
+
+# Removes everything a lab (this one or an interrupted earlier one) created. Idempotent.
+_lab_down() {
+	local ns pid f
+	# Recorded PIDs first (keepalived parents before their children), then whatever still
+	# runs inside our namespaces (notify runs, drills, listeners): all of it is ours.
+	for f in "$LAB_DIR"/*/keepalived.launch.pid "$LAB_DIR"/*/vrrp.pid "$LAB_DIR"/*/*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null)
+		lab_kill CONT "$pid"
+		lab_kill KILL "$pid"
+	done
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns list 2>/dev/null | grep -qw "^$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -CONT "$pid" 2>/dev/null || true
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+	done
+	for f in "$LAB_DIR"/*/*.pid; do
+		[ -f "$f" ] && lab_wait_gone "$(cat "$f" 2>/dev/null)" 5
+	done
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns list 2>/dev/null | grep -qw "^$ns" && ip netns del "$ns" 2>/dev/null
+	done
+	# A process could still be leaving a namespace: try once more after a moment.
+	if ip netns list 2>/dev/null | grep -q '^ka-\(db[12]\|client\|witness\|lan\)\b'; then
+		sleep 1
+		for ns in "${LAB_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	fi
+	case $LAB_DIR in /tmp/*) rm -rf "$LAB_DIR" ;; esac
+	return 0
+}
+
+# Builds the lab: network, witness, two MariaDB nodes replicating db1 -> db2 (and db2 ->
+# db1 in master-master mode), then keepalived on db1 (it takes the VIP) and on db2.
+lab_up() {
+	local n
+	for b in ka-check-mariadb ka-notify-mariadb; do
+		[ -x "$LAB_BIN/$b" ] || { lab_log "missing $LAB_BIN/$b (make first)"; return 1; }
+	done
+	lab_down
+	mkdir -p "$LAB_DIR"
+	chmod 700 "$LAB_DIR"
+	lab_settings_load
+	printf '%s\n' "LAB_MODE=$LAB_MODE" "LAB_VRRP_VERSION=$LAB_VRRP_VERSION" \
+		"LAB_ADVERT_INT=$LAB_ADVERT_INT" "LAB_UNICAST=$LAB_UNICAST" "LAB_NOTIFY=$LAB_NOTIFY" \
+		"LAB_WITNESS=$LAB_WITNESS" > "$LAB_DIR/settings"
+	lab_log "up: mode $LAB_MODE, VRRPv$LAB_VRRP_VERSION advert_int $LAB_ADVERT_INT, dir $LAB_DIR"
+	lab_net_up || { lab_log "network setup failed"; return 1; }
+	lab_witness_up
+	lab_db_seed || return 1
+	for n in db1 db2; do
+		mkdir -p "$LAB_DIR/$n"
+		cp -a "$LAB_DIR/seed/data" "$LAB_DIR/$n/data"
+		lab_db_config "$n" || return 1
+		lab_db_start "$n" || return 1
+	done
+	lab_accounts || return 1
+	lab_replicate db2 db1 || return 1
+	lab_wait_synced db2 db1 || return 1
+	if [ "$LAB_MODE" = master-master ]; then
+		lab_replicate db1 db2 || return 1
+	fi
+	for n in db1 db2; do lab_ka_config "$n" || return 1; done
+	lab_ka_start db1
+	lab_wait_vip db1 20 || return 1
+	lab_wait_read_only db1 0 20 || return 1
+	lab_ka_start db2
+	lab_wait_vip_stays db1 2 || return 1
+	lab_log "up: VIP on db1, db1 writable, db2 replicating"
+}
+
+# The VIP must stay on NODE for $2 seconds.
+lab_wait_vip_stays() {
+	local node=$1 end
+	end=$(($(lab_now_ms) + $2 * 1000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		[ "$(lab_vip_holder)" = "$node" ] || { lab_log "VIP left $node: $(lab_vip_holder)"; return 1; }
+		sleep 0.1
+	done
+}
+
+# Accounts from conf-templates/grants.sql, run once on db1 with binlog on (replicated to
+# db2), the lab's drill database, and the client's option file.
+lab_accounts() {
+	local d=$LAB_DIR/client
+	mkdir -p "$d"
+	"$LAB_RENDER" --out "$LAB_DIR/grants.sql" grants.sql HA_NET=192.0.2.% APP_NET=192.0.2.% \
+		APP_DB=$LAB_DB CHECK_PASSWORD=$LAB_PW_CHECK HA_PASSWORD=$LAB_PW_HA \
+		REPL_PASSWORD=$LAB_PW_REPL APP_PASSWORD=$LAB_PW_APP || return 1
+	lab_sql db1 "DELETE FROM mysql.global_priv WHERE User=''; FLUSH PRIVILEGES;
+		SOURCE $LAB_DIR/grants.sql;
+		CREATE DATABASE IF NOT EXISTS $LAB_DB;
+		CREATE TABLE IF NOT EXISTS $LAB_DB.writes (id BIGINT PRIMARY KEY, at TIMESTAMP(6)
+			DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB;" || return 1
+	umask 077
+	cat > "$d/app.cnf" <<CNF
+[client]
+user=app
+password=$LAB_PW_APP
+CNF
+	chmod 600 "$d/app.cnf"
+}
+
+# ---- for the bats scenarios -------------------------------------------------------------
+
+# Why the lab cannot run here (empty when it can).
+lab_missing() {
+	local b
+	[ "$(id -u)" = 0 ] || { echo "the lab needs root"; return; }
+	for b in keepalived mariadbd mariadb-install-db mariadb ip nft jq; do
+		command -v "$b" >/dev/null || { echo "missing command '$b'"; return; }
+	done
+	for b in ka-check-mariadb ka-notify-mariadb ka-drill; do
+		[ -x "$LAB_BIN/$b" ] || { echo "missing $LAB_BIN/$b (make first)"; return; }
+	done
+}
+
+# The longest write outage a drill report shows (ms): the drill's own longest outage, the
+# longest switch, and the longest gap between acknowledged writes on two servers.
+lab_drill_outage_ms() {
+	jq '[.longest_outage_ms // 0, (.switches[]?.down_ms // 0),
+	     (.phases as $p | range(1; ($p | length)) | $p[.].start_ms - $p[. - 1].end_ms)] | max' <<<"$1"
+}
+
+lab_drill_summary() {
+	jq -r '"drill: status \(.status), attempted \(.attempted), acknowledged \(.acknowledged), lost \(.lost), duplicated \(.duplicated), ambiguous \(.ambiguous), switches \(.switch_count)"' <<<"$1"
+	echo "drill: write outage $(lab_drill_outage_ms "$1") ms"
+}
+
+# server_id of the server that acknowledged the drill's last writes.
+lab_drill_last_server_id() { jq -r '.phases[-1].server_id' <<<"$1"; }
+
+# The positions of NODE (gtid_binlog_pos), for comparisons.
+lab_binlog_pos() { lab_sql "$1" "SELECT @@global.gtid_binlog_pos" 5; }
+
+# True when NODE's binlog holds a transaction OTHER never got: for some (domain, server)
+# of NODE's @@gtid_binlog_state, OTHER's last sequence number from that server is lower.
+# (Comparing gtid_current_pos per domain is not enough: OTHER's own later transactions in
+# the same domain hide a diverged one, 0-11-216 against 0-12-1681.)
+lab_errant() {
+	local mine theirs
+	mine=$(lab_sql "$1" "SELECT @@global.gtid_binlog_state" 5) || return 2
+	theirs=$(lab_sql "$2" "SELECT @@global.gtid_binlog_state" 5) || return 2
+	[ -n "$mine" ] || return 1
+	awk -v a="$mine" -v b="$theirs" 'BEGIN {
+		n = split(b, B, ","); for (i = 1; i <= n; i++) { split(B[i], p, "-"); hi[p[1] "-" p[2]] = p[3] }
+		n = split(a, A, ","); for (i = 1; i <= n; i++) {
+			split(A[i], p, "-"); k = p[1] "-" p[2]
+			if (!(k in hi) || p[3] + 0 > hi[k] + 0) exit 0 }
+		exit 1
+	}'
+}
+
+lab_no_errant() {
+	local rc=0
+	lab_errant "$1" "$2" || rc=$?
+	[ "$rc" = 1 ]
+}
+
+# Checksums of every table in the lab database on NODE, one "table checksum" per line.
+lab_table_checksums() {
+	local tables t
+	tables=$(lab_sql "$1" "SELECT GROUP_CONCAT(CONCAT('$LAB_DB.', table_name) ORDER BY table_name)
+		FROM information_schema.tables WHERE table_schema='$LAB_DB'" 10) || return 1
+	[ -n "$tables" ] && [ "$tables" != NULL ] || return 0
+	lab_sql "$1" "CHECKSUM TABLE $tables EXTENDED" 20
+}
+
+# Which node is writable: db1, db2, none or "db1 db2".
+lab_writable() {
+	local n out=""
+	for n in db1 db2; do
+		[ "$(lab_read_only "$n" 2>/dev/null)" = 0 ] && out+="${out:+ }$n"
+	done
+	echo "${out:-none}"
+}
+
+# Master_Host of NODE's default replication connection (empty when none).
+lab_source_of() {
+	timeout 10 mariadb --no-defaults -uroot -S "$(lab_sock "$1")" -e "SHOW SLAVE STATUS\G" 2>/dev/null |
+		awk '/ Master_Host:/ { print $2 }'
+}
+
+# keepalived's state of NODE from its log: the last "Entering X STATE" line.
+lab_ka_state() {
+	grep -o 'Entering [A-Z]* STATE' "$LAB_DIR/$1/keepalived.log" 2>/dev/null | tail -1 |
+		awk '{ print $2 }'
+}
+
+# Polls "$@" every 0.2 s until it succeeds or $1 seconds pass.
+lab_wait_for() {
+	local limit=$1 end
+	shift
+	end=$(($(lab_now_ms) + limit * 1000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	lab_log "not true within ${limit}s: $*"
+	return 1
+}
+
+# NODE replicates from SOURCE with both threads running.
+lab_is_replica_of() {
+	[ "$(lab_source_of "$1")" = "${LAB_IP[$2]}" ] && [ "$(lab_repl_threads "$1")" = "Yes Yes" ]
+}
+
+# Fails (and says so) when the VIP is on NODE right now.
+lab_vip_not_on() { [[ " $(lab_vip_holder) " != *" $1 "* ]]; }
+
+# Best-effort actions: a failing step inside must not abort a bats test half-way (errexit
+# is off inside a function called from an || list), the outcome is checked by the caller.
+lab_down() { _lab_down || true; }
+lab_ka_kill() { _lab_ka_kill "$@" || true; }
+lab_db_kill() { _lab_db_kill "$@" || true; }
+lab_ka_stop() { _lab_ka_stop "$@" || true; }
+lab_drill_wait() { _lab_drill_wait "$@" || true; }
+
+# ---- timeline observations --------------------------------------------------------------
+
+# Polls where the VIP is every 20 ms in the background; logs "EPOCH_MS HOLDER" on change.
+lab_watch_start() {
+	local f=$LAB_DIR/watch.log
+	: > "$f"
+	(
+		exec 3>&-
+		last="" end=$(($(lab_now_ms) + ${1:-300} * 1000))
+		while [ "$(lab_now_ms)" -lt "$end" ] && [ -d "$LAB_DIR" ]; do
+			h=$(lab_vip_holder)
+			[ "$h" != "$last" ] && { echo "$(lab_now_ms) $h" >> "$f"; last=$h; }
+			sleep 0.02
+		done
+	) &
+	echo $! > "$LAB_DIR/watch.pid"
+	disown $! 2>/dev/null || true
+}
+
+lab_watch_stop() {
+	local pid
+	pid=$(cat "$LAB_DIR/watch.pid" 2>/dev/null)
+	# The watcher runs in the root namespace: end it only while it is still our child.
+	if lab_pid_alive "$pid" && [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ]; then
+		kill "$pid" 2>/dev/null
+	fi
+	rm -f "$LAB_DIR/watch.pid"
+	return 0
+}
+
+# First time (epoch ms) at or after $2 when the VIP holder was $1, from the watch log.
+lab_watch_first() {
+	awk -v h="$1" -v t="$2" '{ holder = $2; for (i = 3; i <= NF; i++) holder = holder " " $i }
+		$1 >= t && holder == h { print $1; exit }' "$LAB_DIR/watch.log"
+}
+
+# ISO time of a journal line -> epoch ms.
+lab_iso_ms() { date -d "$1" +%s%3N 2>/dev/null; }
+
+# Start and end (epoch ms) of NODE's first journal run for EVENT at or after $3 (epoch ms),
+# with its decision (or the journal field $4): "START END DECISION". Empty when none.
+lab_journal_run() {
+	local node=$1 ev=$2 after=$3 field=${4:-.decision} line t el end
+	while IFS= read -r line; do
+		[ "$(jq -r .event <<<"$line")" = "$ev" ] || continue
+		t=$(jq -r .time <<<"$line")
+		el=$(jq -r '.elapsed_ms // 0' <<<"$line")
+		end=$(lab_iso_ms "$t") || continue
+		[ "$end" -ge "$after" ] || continue
+		echo "$((end - el)) $end $(jq -r "$field" <<<"$line")"
+		return 0
+	done < <(lab_journal "$node")
+}
+
+# After db1 lost the VIP to db2 and came back: db1 either rejoins db2 (checksums equal), or
+# -- when its binlog kept a transaction that was in flight when it was cut off, never
+# acknowledged to the client (AFTER_SYNC writes the binlog before the replica has it) --
+# ka-notify-mariadb refuses the rejoin (errant GTIDs, exit 9): db1 stays read-only and out
+# of the VIP for an operator. Either is correct; anything else fails. $1 is the number of
+# the drill's ambiguous writes (a refusal needs at least one in-flight write to explain it).
+# Prints "rejoined" or "refused".
+lab_rejoined_or_refused() {
+	local ambiguous=${1:-0} end
+	end=$(($(lab_now_ms) + 40000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		lab_vip_not_on db1 || { lab_log "db1 holds the VIP again"; return 1; }
+		if lab_is_replica_of db1 db2; then
+			lab_wait_synced db1 db2 30 || return 1
+			lab_no_errant db1 db2 || { lab_log "db1 replicates but holds errant GTIDs"; return 1; }
+			[ "$(lab_table_checksums db1)" = "$(lab_table_checksums db2)" ] ||
+				{ lab_log "checksums differ after the rejoin"; return 1; }
+			echo rejoined
+			return 0
+		fi
+		if lab_journal db1 | grep -q '"decision":"rejoin-diverged"'; then
+			lab_errant db1 db2 || { lab_log "rejoin refused but no errant GTID found"; return 1; }
+			[ "$ambiguous" -ge 1 ] ||
+				{ lab_log "db1 diverged without any in-flight write to explain it"; return 1; }
+			[ "$(lab_read_only db1)" = 1 ] || { lab_log "diverged db1 is writable"; return 1; }
+			lab_log "db1 kept an unacknowledged transaction ($(lab_sql db1 'SELECT @@gtid_binlog_state' 5) vs $(lab_sql db2 'SELECT @@gtid_binlog_state' 5)): rejoin refused, stays read-only"
+			echo refused
+			return 0
+		fi
+		sleep 0.3
+	done
+	lab_log "db1 neither rejoined nor was refused within 40 s"
+	return 1
+}

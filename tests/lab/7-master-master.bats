@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# Scenario 7: the master-master template. db1 and db2 replicate from each other all the
+# time; only the VIP holder is writable. A failover (mysqld SIGKILL on db1) and db1's
+# restart keep both directions of replication healthy, with no acknowledged write lost.
+
+load '../helpers/common'
+load '../helpers/lab'
+
+setup_file() {
+	local why
+	why=$(lab_missing)
+	[ -z "$why" ] || skip "$why"
+	export LAB_MODE=master-master
+	lab_up || { lab_diagnose; lab_down; return 1; }
+}
+
+teardown_file() { lab_down; }
+
+teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+
+@test "master-master bring-up: VIP on db1, only db1 writable, both directions replicate" {
+	grep -q -- '--mode master-master' "$LAB_DIR/db1/keepalived.conf"
+	run lab_vip_holder
+	assert_output db1
+	run lab_writable
+	assert_output db1
+	lab_wait_for 20 lab_is_replica_of db1 db2
+	lab_wait_for 20 lab_is_replica_of db2 db1
+}
+
+@test "mysqld SIGKILL on db1: VIP and writes move to db2, which keeps its replication" {
+	lab_drill_start 50 20
+	sleep 4
+	lab_db_kill db1
+	lab_wait_vip db2 15
+	lab_wait_read_only db2 0 20
+	run lab_source_of db2
+	assert_output 192.0.2.11
+	json=$(lab_drill_wait 40)
+	lab_drill_summary "$json" >&3
+	[ "$(lab_json "$json" .lost)" = 0 ]
+	[ "$(lab_json "$json" .duplicated)" = 0 ]
+	[ "$(lab_drill_last_server_id "$json")" = 12 ]
+	touch "$BATS_FILE_TMPDIR/failed-over"
+}
+
+@test "db1 restarted: read-only, both directions healthy again, equal checksums, VIP stays on db2" {
+	[ -e "$BATS_FILE_TMPDIR/failed-over" ] || skip "needs the failover of the previous test"
+	lab_drill_start 20 15
+	lab_db_start db1
+	run lab_read_only db1
+	assert_output 1
+	lab_wait_for 40 lab_is_replica_of db1 db2
+	lab_wait_for 40 lab_is_replica_of db2 db1
+	run lab_wait_vip_stays db2 3
+	assert_success
+	json=$(lab_drill_wait 40)
+	lab_drill_summary "$json" >&3
+	[ "$(lab_json "$json" .lost)" = 0 ]
+	lab_wait_synced db1 db2 30
+	lab_wait_synced db2 db1 30
+	[ "$(lab_table_checksums db1)" = "$(lab_table_checksums db2)" ]
+	run lab_writable
+	assert_output db2
+}

@@ -1,0 +1,329 @@
+#!/usr/bin/env bats
+# conf-templates/render: values in, a keepalived -t checked config and a timing line out.
+# keepalived -t needs the interface to exist: the validation tests run it inside a network
+# namespace of their own with a veth named eth0 (created in setup_file, removed in
+# teardown_file; skipped when not root or keepalived is missing).
+
+load '../helpers/common'
+
+RENDER=$KA_REPO/conf-templates/render
+
+setup_file() {
+	export RT_NS="ka-render-$$"
+	export RT_DIR
+	RT_DIR=$(mktemp -d /tmp/ka-render.XXXXXX)
+	# A root-owned bin dir with the checkers keepalived -t looks for (script security).
+	mkdir -p "$RT_DIR/bin"
+	for b in ka-check-mariadb ka-check-proxysql ka-notify-mariadb; do
+		printf '#!/bin/sh\nexit 0\n' > "$RT_DIR/bin/$b"
+		chmod 755 "$RT_DIR/bin/$b"
+	done
+	export RT_CAN_VALIDATE=0
+	if [ "$(id -u)" = 0 ] && command -v keepalived >/dev/null &&
+		ip netns add "$RT_NS" 2>/dev/null; then
+		ip -n "$RT_NS" link add eth0 type veth peer name eth0p && RT_CAN_VALIDATE=1
+	fi
+}
+
+teardown_file() {
+	ip netns del "$RT_NS" 2>/dev/null
+	rm -rf "$RT_DIR"
+}
+
+setup() {
+	VARS=$BATS_TEST_TMPDIR/db1.vars
+	cat > "$VARS" <<EOF
+# db1 of the lab pair
+ROLE=master
+NODE_NAME=db1
+INTERFACE=eth0
+VIP=192.0.2.100
+ROUTER_ID=51
+NODE_IP=192.0.2.11
+PEER_IP=192.0.2.12
+KA_BIN=$RT_DIR/bin
+EOF
+}
+
+need_validation() {
+	[ "$RT_CAN_VALIDATE" = 1 ] || skip "needs root, keepalived and network namespaces"
+}
+
+@test "--help prints the usage with the exit codes and exits 0" {
+	run "$RENDER" --help
+	assert_success
+	assert_output --partial "usage: render"
+	assert_output --partial "78"
+}
+
+@test "--list names the keepalived, MariaDB and account templates" {
+	run "$RENDER" --list
+	assert_success
+	for t in keepalived-primary-replica keepalived-master-master keepalived-proxysql \
+		mariadb-ha.cnf grants.sql ka.cnf; do
+		assert_line "$t"
+	done
+}
+
+@test "an unknown template is a usage error (64)" {
+	run "$RENDER" --vars "$VARS" no-such-template
+	assert_failure 64
+	assert_output --partial "unknown template 'no-such-template'"
+}
+
+@test "a missing VIP exits 78 and names VIP" {
+	sed -i '/^VIP=/d' "$VARS"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica
+	assert_failure 78
+	assert_output --partial "missing value for 'VIP'"
+}
+
+@test "every missing value is named at once and nothing is written" {
+	run "$RENDER" --no-validate --out "$BATS_TEST_TMPDIR/out.conf" keepalived-primary-replica \
+		KA_BIN=/x
+	assert_failure 78
+	for v in ROLE NODE_NAME INTERFACE VIP ROUTER_ID PEER_IP; do
+		assert_output --partial "missing value for '$v'"
+	done
+	[ ! -e "$BATS_TEST_TMPDIR/out.conf" ]
+}
+
+@test "a malformed peer IP exits 78 and names PEER_IP" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.300
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': '192.0.2.300' is not an IPv4 address"
+}
+
+@test "malformed interface, router id and witness are each named" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica \
+		'INTERFACE=eth0;reboot' ROUTER_ID=256 WITNESS=192.0.2.30
+	assert_failure 78
+	assert_output --partial "malformed value for 'INTERFACE'"
+	assert_output --partial "malformed value for 'ROUTER_ID': 256 is outside 1..255"
+	assert_output --partial "malformed value for 'WITNESS': '192.0.2.30' is not IPv4:PORT"
+}
+
+@test "a sub-second advert_int needs VRRP version 3" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica ADVERT_INT=0.5
+	assert_failure 78
+	assert_output --partial "VRRPv2 needs whole seconds"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica ADVERT_INT=0.5 \
+		VRRP_VERSION=3
+	assert_success
+	assert_output --partial "advert_int 0.5"
+	assert_output --partial "version 3"
+}
+
+@test "a check timeout not well under the interval is refused (FACTS 3)" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica CHECK_TIMEOUT_MS=1000
+	assert_failure 78
+	assert_output --partial "malformed value for 'CHECK_TIMEOUT_MS'"
+}
+
+@test "a replication weight that cannot flip 100 vs 90 is refused" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPL_WEIGHT=10
+	assert_failure 78
+	assert_output --partial "malformed value for 'REPL_WEIGHT': 10 is outside 11..89"
+}
+
+@test "a malformed line in the vars file exits 78 with its line number" {
+	echo "this is not an assignment" >> "$VARS"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica
+	assert_failure 78
+	assert_output --partial "malformed line 10"
+}
+
+@test "master renders priority 100, backup 90, both state BACKUP with nopreempt" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	assert_line "    priority 100"
+	assert_line "    state BACKUP"
+	assert_line "    nopreempt"
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica ROLE=backup
+	assert_success
+	assert_line "    priority 90"
+	assert_line "    state BACKUP"
+	assert_line "    nopreempt"
+}
+
+@test "script security, the FAULT check at weight 0, the replication weight and the track_file" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	assert_line "    enable_script_security"
+	assert_line "    script_user root"
+	assert_output --partial "ka-check-mariadb --socket /run/mysqld/mysqld.sock --defaults-file /etc/ka-mariadb/ka.cnf --timeout 800 --peer 192.0.2.12:3306\""
+	assert_line "    weight 0"
+	assert_line "    weight -20"
+	assert_line "    track_file {"
+	assert_output --partial "notify_master \"$RT_DIR/bin/ka-notify-mariadb --defaults-file /etc/ka-mariadb/ka.cnf --mode primary-replica --peer 192.0.2.12:3306"
+	refute_output --partial "unicast_peer"
+	refute_output --partial "#@"
+}
+
+@test "the witness becomes --witness on the mysqld check" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica \
+		WITNESS=192.0.2.30:7,192.0.2.31:7
+	assert_success
+	assert_output --partial "--peer 192.0.2.12:3306 --witness 192.0.2.30:7,192.0.2.31:7\""
+}
+
+@test "UNICAST=yes adds unicast_src_ip and the peer" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica UNICAST=yes
+	assert_success
+	assert_line "    unicast_src_ip 192.0.2.11"
+	assert_line "        192.0.2.12"
+}
+
+@test "NOTIFY=fifo wires the notify FIFO instead of notify_* scripts" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica NOTIFY=fifo
+	assert_success
+	assert_line "    vrrp_notify_fifo /run/ka-mariadb/notify.fifo"
+	assert_output --partial "--catchup-timeout 30 --fifo\""
+	refute_output --partial "notify_master"
+}
+
+@test "the master-master template runs ka-notify-mariadb in master-master mode" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-master-master
+	assert_success
+	assert_output --partial "--mode master-master"
+	assert_line "    nopreempt"
+}
+
+@test "the ProxySQL pair is MASTER 100 / BACKUP 90 with weight -20 and fall 2, no nopreempt" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-proxysql
+	assert_success
+	assert_line "    state MASTER"
+	assert_line "    priority 100"
+	assert_line "    weight -20"
+	assert_line "    fall 2"
+	refute_output --partial "nopreempt"
+	assert_output --partial "ka-check-proxysql"
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-proxysql ROLE=backup
+	assert_line "    state BACKUP"
+	assert_line "    priority 90"
+}
+
+@test "the timing line shows the worst case of the default timers" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db1.conf" \
+		keepalived-primary-replica
+	assert_success
+	assert_output --partial "timing: mysqld failure -> VIP on the peer within 2.53 s"
+	assert_output --partial "node or keepalived death -> within 3.73 s"
+	grep -q "^# timing: mysqld failure" "$BATS_TEST_TMPDIR/db1.conf"
+}
+
+@test "VRRPv3 sub-second adverts shorten the node-death time in the timing line" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db1.conf" \
+		keepalived-primary-replica VRRP_VERSION=3 ADVERT_INT=0.2
+	assert_success
+	assert_output --partial "node or keepalived death -> within 0.75 s"
+}
+
+@test "good values give a config keepalived -t accepts, for every keepalived template" {
+	need_validation
+	for t in keepalived-primary-replica keepalived-master-master keepalived-proxysql; do
+		for role in master backup; do
+			run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+				"$t" ROLE=$role UNICAST=yes
+			assert_success
+			assert_output --partial "timing:"
+			run ip netns exec "$RT_NS" keepalived -t -f "$BATS_TEST_TMPDIR/k.conf"
+			assert_success
+		done
+	done
+}
+
+@test "VRRPv3 with a 0.2 s advert_int and the FIFO wiring pass keepalived -t" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica VRRP_VERSION=3 ADVERT_INT=0.2 NOTIFY=fifo
+	assert_success
+}
+
+@test "a config keepalived -t rejects (interface missing there) exits 78 and writes nothing" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica INTERFACE=eth9
+	assert_failure 78
+	assert_output --partial "keepalived -t rejected"
+	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+}
+
+@test "a check binary keepalived cannot run (script security) exits 78" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica KA_BIN=/nonexistent/bin
+	assert_failure 78
+	assert_output --partial "exit 5"
+}
+
+@test "mariadb-ha.cnf: read_only at boot, binlog, GTID strict, semi-sync AFTER_SYNC, server_id" {
+	run "$RENDER" --no-validate mariadb-ha.cnf NODE_NAME=db1 SERVER_ID=11
+	assert_success
+	assert_line --regexp '^server_id += 11$'
+	assert_line --regexp '^read_only += ON$'
+	assert_line --regexp '^log_bin += mysql-bin$'
+	assert_line --regexp '^gtid_strict_mode += ON$'
+	assert_line --regexp '^log_slave_updates += ON$'
+	assert_line --regexp '^rpl_semi_sync_master_wait_point += AFTER_SYNC$'
+	assert_line --regexp '^init_rpl_role += SLAVE$'
+	run "$RENDER" --no-validate mariadb-ha.cnf NODE_NAME=db1 SERVER_ID=0
+	assert_failure 78
+	assert_output --partial "'SERVER_ID'"
+}
+
+@test "grants.sql: least privilege, the application never gets READ ONLY ADMIN" {
+	run "$RENDER" grants.sql HA_NET=192.0.2.% APP_NET=192.0.2.% CHECK_PASSWORD=check-pw-1 \
+		HA_PASSWORD=ha-pw-123 REPL_PASSWORD=repl-pw-1 APP_PASSWORD=app-pw-12
+	assert_success
+	assert_output --partial "GRANT SLAVE MONITOR, CONNECTION ADMIN ON *.* TO 'ka_check'@'localhost', 'ka_check'@'192.0.2.%'"
+	assert_output --partial "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'192.0.2.%'"
+	run bash -c "'$RENDER' grants.sql HA_NET=192.0.2.% APP_NET=192.0.2.% CHECK_PASSWORD=check-pw-1 HA_PASSWORD=ha-pw-123 REPL_PASSWORD=repl-pw-1 APP_PASSWORD=app-pw-12 | sed -n '/TO .app/,\$p;/ON .app/p' | grep -v '^--'"
+	refute_output --partial "READ ONLY ADMIN"
+	refute_output --partial "ALL PRIVILEGES"
+}
+
+@test "a password with a quote is refused: it would break grants.sql" {
+	run "$RENDER" grants.sql HA_NET=192.0.2.% APP_NET=192.0.2.% CHECK_PASSWORD="it's-bad-pw" \
+		HA_PASSWORD=ha-pw-123 REPL_PASSWORD=repl-pw-1 APP_PASSWORD=app-pw-12
+	assert_failure 78
+	assert_output --partial "malformed value for 'CHECK_PASSWORD'"
+}
+
+@test "ka.cnf is written mode 0600 with the three account groups" {
+	run "$RENDER" --out "$BATS_TEST_TMPDIR/ka.cnf" ka.cnf CHECK_PASSWORD=check-pw-1 \
+		HA_PASSWORD=ha-pw-123 REPL_PASSWORD=repl-pw-1
+	assert_success
+	[ "$(stat -c %a "$BATS_TEST_TMPDIR/ka.cnf")" = 600 ]
+	grep -qx '\[client\]' "$BATS_TEST_TMPDIR/ka.cnf"
+	grep -qx '\[ka-check-mariadb\]' "$BATS_TEST_TMPDIR/ka.cnf"
+	grep -qx '\[ka-replication\]' "$BATS_TEST_TMPDIR/ka.cnf"
+}
+
+@test "values from the environment are used, the vars file wins over them" {
+	VIP=192.0.2.99 ROUTER_ID=7 run "$RENDER" --vars "$VARS" --no-validate --quiet \
+		keepalived-primary-replica
+	assert_success
+	assert_output --partial "192.0.2.100/24 dev eth0"
+	assert_line "    virtual_router_id 51"
+	sed -i '/^VIP=/d' "$VARS"
+	VIP=192.0.2.99 run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	assert_output --partial "192.0.2.99/24 dev eth0"
+}
+
+@test "a comment after a value in the vars file is ignored, quotes are removed" {
+	sed -i 's/^ROLE=master$/ROLE=master      # priority 100/; s/^VIP=.*/VIP="192.0.2.100"/' "$VARS"
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	assert_line "    priority 100"
+	assert_output --partial "192.0.2.100/24 dev eth0"
+}
+
+@test "the shipped node.vars.example renders every template" {
+	for t in keepalived-primary-replica keepalived-master-master keepalived-proxysql \
+		mariadb-ha.cnf grants.sql ka.cnf; do
+		run "$RENDER" --vars "$KA_REPO/conf-templates/node.vars.example" --no-validate --quiet "$t"
+		assert_success
+	done
+}
