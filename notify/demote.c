@@ -4,10 +4,14 @@
  * already read-only is left as it is (its clients could not write anyway). */
 #include "notify.h"
 
+#include "deadline.h"
 #include "exitcode.h"
 #include "log.h"
 
 #include <string.h>
+#include <time.h>
+
+#define HUNG_RETRY_PAUSE_MS 500
 
 /* SET GLOBAL read_only=1 waits for table locks (FACTS 17): when it timed out, a client
  * holds one. Reconnect, kill the clients (which frees the lock), try again. */
@@ -56,4 +60,29 @@ int demote(struct run *r, struct ka_db *db)
 		return outcome(r, KA_OK, "demoted", "read_only=ON, clients kept (--no-kill)");
 	return outcome(r, KA_OK, "demoted", "read_only=ON, %d client connection(s) killed",
 		       r->killed);
+}
+
+/* FAULT or BACKUP on a hung local server (SIGSTOP, stalled disk): the demotion timed out,
+ * and keepalived sends no further event when the server thaws, so a thawed writable node
+ * would stand beside the new primary. Try again every HUNG_RETRY_PAUSE_MS, each try bounded
+ * by --timeout, for up to --hung-retry seconds, until done, superseded by a newer event (a
+ * newer event waits at most one try), or terminated. A server that is down (refused, no
+ * socket) is not retried: it boots read-only (safety rule 1). */
+int demote_hung_retry(struct run *r, struct ka_db *db)
+{
+	int64_t end = ka_deadline_in(r->o->hung_retry_s * 1000);
+	struct timespec pause = { 0, HUNG_RETRY_PAUSE_MS * 1000000L };
+	int code = demote(r, db), tries = 1;
+
+	while (code == KA_TIMEOUT && !r->o->dry_run && ka_remaining_ms(end) > 0) {
+		nanosleep(&pause, NULL);
+		if (ka_notify_term || superseded(r))
+			break;
+		ka_db_close(db);
+		code = demote(r, db);
+		tries++;
+	}
+	if (tries > 1)
+		ka_log_notice("demotion of a hung server: %d tries, exit %d", tries, code);
+	return code;
 }

@@ -27,6 +27,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -49,7 +50,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " PROG " [--socket PATH | --host IP [--port N]] [--defaults-file FILE]\n"
 "       [--mode primary-replica|master-master] [--peer IP[:PORT]] [--fault-file PATH]\n"
-"       [--state-dir DIR] [--timeout MS] [--catchup-timeout SECONDS]\n"
+"       [--state-dir DIR] [--timeout MS] [--catchup-timeout SECONDS] [--hung-retry SECONDS]\n"
 "       [--keep-user USER[,USER...]] [--instance NAME | --group NAME]\n"
 "       [--no-kill] [--no-rejoin] [--dry-run] [--json] [--verbose]\n"
 "       master | backup | fault | stop | INSTANCE|GROUP NAME STATE PRIORITY | --fifo PATH\n"
@@ -113,6 +114,8 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 					 &o->peer.port, err, errlen);
 	case 'c': return ka_parse_long("--catchup-timeout", optarg, 0, 3600, &o->catchup_s, err,
 				       errlen);
+	case 'r': return ka_parse_long("--hung-retry", optarg, 0, 3600, &o->hung_retry_s, err,
+				       errlen);
 	case 'F': o->fault_file = optarg; return 0;
 	case 'd': o->state_dir = optarg; return 0;
 	case 't': return ka_parse_long("--timeout", optarg, 10, 60000, &o->timeout_ms, err,
@@ -166,6 +169,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		{ "mode", required_argument, 0, 'm' },
 		{ "peer", required_argument, 0, 'p' },
 		{ "catchup-timeout", required_argument, 0, 'c' },
+		{ "hung-retry", required_argument, 0, 'r' },
 		{ "fault-file", required_argument, 0, 'F' },
 		{ "state-dir", required_argument, 0, 'd' },
 		{ "timeout", required_argument, 0, 't' },
@@ -188,6 +192,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 	memset(o, 0, sizeof *o);
 	o->timeout_ms = 2000;
 	o->catchup_s = 30;
+	o->hung_retry_s = 120;
 	opterr = 0;
 	/* "+": options end at the first word, so an instance name may start with '-'. */
 	while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1)
@@ -308,7 +313,7 @@ static int do_clear_fault(struct run *r)
 static int do_backup(struct run *r, struct ka_db *db)
 {
 	const struct opts *o = r->o;
-	int code = demote(r, db);
+	int code = demote_hung_retry(r, db);
 
 	if (code != KA_OK || o->mode != MODE_PR || !o->have_peer)
 		return code;
@@ -341,7 +346,7 @@ static int act(struct run *r)
 	switch (r->ev) {
 	case EV_MASTER: promote(r); break;
 	case EV_BACKUP: do_backup(r, &db); break;
-	case EV_FAULT:
+	case EV_FAULT: demote_hung_retry(r, &db); break;
 	case EV_STOP: demote(r, &db); break;
 	case EV_CLEAR_FAULT: do_clear_fault(r); break;
 	case EV_REJOIN: do_rejoin(r, &db); break;
@@ -395,6 +400,20 @@ static void handle_line(const struct opts *o, const struct creds *cr, char *line
 	handle(o, cr, ev, source, why);
 }
 
+static int fifo_fd = -1;
+static const char *fifo_rest;   /* what follows the line being handled, in the buffer */
+
+/* A complete line already read after the current one, or unread input in the FIFO:
+ * a newer event than the one being handled (long waits give way to it). */
+int fifo_has_newer(void)
+{
+	struct pollfd p = { .fd = fifo_fd, .events = POLLIN };
+
+	if (fifo_rest && strchr(fifo_rest, '\n'))
+		return 1;
+	return fifo_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 /* --fifo: keepalived starts us once and writes one line per event; strict order, until
  * SIGTERM. Opened read-write so we never see end-of-file between writers. */
 static int fifo_loop(const struct opts *o, const struct creds *cr)
@@ -413,6 +432,7 @@ static int fifo_loop(const struct opts *o, const struct creds *cr)
 		ka_log_err("cannot open FIFO '%s': %s", o->fifo, strerror(errno));
 		return KA_CONFIG;
 	}
+	fifo_fd = fd;
 	ka_log_notice("reading keepalived events from '%s'", o->fifo);
 	while (!ka_notify_term) {
 		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
@@ -428,9 +448,11 @@ static int fifo_loop(const struct opts *o, const struct creds *cr)
 		char *p = buf, *nl;
 		while ((nl = strchr(p, '\n')) && !ka_notify_term) {
 			*nl = '\0';
+			fifo_rest = nl + 1;
 			handle_line(o, cr, p);
 			p = nl + 1;
 		}
+		fifo_rest = NULL;
 		len -= (size_t)(p - buf);
 		memmove(buf, p, len);
 		if (len == sizeof buf - 1) {
@@ -439,6 +461,7 @@ static int fifo_loop(const struct opts *o, const struct creds *cr)
 		}
 	}
 	close(fd);
+	fifo_fd = -1;
 	ka_log_notice("terminated by a signal: stopped reading '%s'", o->fifo);
 	return KA_TIMEOUT;   /* never 0 after SIGTERM (lib/sig.h) */
 }

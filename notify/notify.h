@@ -46,6 +46,7 @@ struct opts {
 	struct ka_endpoint peer;
 	int have_peer;
 	long catchup_s;
+	long hung_retry_s;               /* FAULT/BACKUP on a hung server: keep trying this long */
 	long timeout_ms;
 	const char *fault_file;
 	const char *state_dir;           /* NULL: the two defaults below */
@@ -160,6 +161,7 @@ int journal_append(const struct opts *o, const char *line, char *err, size_t err
 int fault_file_write(const char *path, int value, char *err, size_t errlen);
 int fault_file_value(const char *path);
 int superseded(struct run *r);
+int fifo_has_newer(void);   /* --fifo: another line is waiting (ka-notify-mariadb.c) */
 void fault_set(struct run *r, const char *why);
 void fault_clear(struct run *r, const char *why);
 
@@ -189,6 +191,7 @@ void node_sql_quote(const char *s, char *out, size_t len);
 /* promote.c, demote.c, rejoin.c */
 int promote(struct run *r);
 int demote(struct run *r, struct ka_db *db);
+int demote_hung_retry(struct run *r, struct ka_db *db);
 int rejoin(struct run *r, struct ka_db *db);
 
 #endif

@@ -510,6 +510,36 @@ app_client_ended() {
 	last_journal sc | jq -e '.event == "stop" and .code == 3'
 }
 
+@test "FAULT on a hung local mysqld keeps trying and demotes it once it thaws" {
+	mdb_sql c "SET GLOBAL read_only=0"
+	kill -STOP "$(mdb_pid c)"
+	ka_c --timeout 300 --hung-retry 30 fault > "$T/fault.out" 2>&1 3>&- &
+	local pid=$! rc=0
+	sleep 2
+	kill -CONT "$(mdb_pid c)"
+	wait $pid || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$(ro c)" = 1 ]
+	last_journal sc | jq -e '.event == "fault" and .code == 0 and .decision == "demoted"'
+}
+
+@test "a newer event ends the retrying of a hung demotion at once" {
+	mdb_sql c "SET GLOBAL read_only=0"
+	kill -STOP "$(mdb_pid c)"
+	ka_c --timeout 300 --hung-retry 60 fault > "$T/fault.out" 2>&1 3>&- &
+	local pid=$! rc=0
+	sleep 1
+	# still hung: the BACKUP itself times out (no retries of its own here)
+	timed run ka_c --timeout 300 --hung-retry 0 --no-rejoin backup
+	local backup_status=$status
+	kill -CONT "$(mdb_pid c)"
+	wait $pid || rc=$?
+	[ "$rc" -eq 3 ]            # the FAULT run gave way with its last timeout
+	[ "$backup_status" -eq 3 ]
+	[ "$TIMED_MS" -lt 10000 ]  # it waited at most one try of the FAULT run
+	mdb_sql c "SET GLOBAL read_only=1"
+}
+
 @test "promotes past a hung peer (SIGSTOP) after one --timeout; it is demoted later" {
 	pair_reset
 	kill -STOP "$(mdb_pid a)"
