@@ -129,6 +129,8 @@ int drill_record_init(struct drill *d, uint32_t cap, char *err, size_t errlen);
 void drill_record_free(struct drill *d);
 int64_t drill_ms(const struct drill *d);           /* ms since the run began */
 uint64_t drill_id(const struct drill *d, uint32_t seq);
+/* Opens an outage at t_start_ms unless one is open (the next ack closes it). */
+void drill_open_outage(struct drill *d, int64_t t_start_ms);
 void drill_ack(struct drill *d, uint32_t seq, int64_t t_ms, const char *server,
 	       unsigned long server_id);
 void drill_fail(struct drill *d, int64_t t_start_ms, int rc, unsigned int err,

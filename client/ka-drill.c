@@ -253,6 +253,8 @@ static void write_one(struct drill *d, uint32_t seq)
 	snprintf(sql, sizeof sql, "INSERT INTO `%s`.drill (id, payload) VALUES (%llu, "
 		 "'ka-drill %s %u')", d->o.database, (unsigned long long)drill_id(d, seq),
 		 d->run_hex, seq);
+	unsigned long switches = d->switches_total;
+
 	copy_server(server, sizeof server, &d->fo);
 	d->attempted++;
 	rc = ka_fo_exec(&d->fo, sql, 0, NULL, err, sizeof err);
@@ -261,6 +263,8 @@ static void write_one(struct drill *d, uint32_t seq)
 		d->max_write_ms = took;
 	switch (rc) {
 	case KA_FO_OK:
+		if (d->switches_total != switches)
+			drill_open_outage(d, t);   /* it waited through a failover */
 		copy_server(server, sizeof server, &d->fo);
 		drill_ack(d, seq, drill_ms(d), server, d->fo.server_id);
 		return;

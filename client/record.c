@@ -2,7 +2,9 @@
  *
  * Outage, as measured here: it starts at the start of the first failed write attempt
  * after the last acknowledged one, and ends when the next write is acknowledged (or the
- * run ends: an open outage). It is a lower bound of what the application saw, since
+ * run ends: an open outage). A write that was acknowledged only after the library failed
+ * over inside it (a switch during the call) counts too: from its start to its
+ * acknowledgement the application had no writer. It is a lower bound of what the application saw, since
  * the service may have failed somewhat before that attempt; the last acknowledgement
  * before it is recorded too, as the upper bound's start.
  */
@@ -83,6 +85,15 @@ static void note_phase(struct drill *d, int64_t t_ms, const char *server, unsign
 	p->acknowledged++;
 }
 
+void drill_open_outage(struct drill *d, int64_t t_start_ms)
+{
+	if (d->in_outage)
+		return;
+	memset(&d->cur_outage, 0, sizeof d->cur_outage);
+	d->cur_outage.start_ms = t_start_ms;
+	d->in_outage = 1;
+}
+
 void drill_ack(struct drill *d, uint32_t seq, int64_t t_ms, const char *server,
 	       unsigned long server_id)
 {
@@ -110,11 +121,7 @@ void drill_fail(struct drill *d, int64_t t_start_ms, int rc, unsigned int err,
 		copy(e->server, sizeof e->server, server ? server : "none");
 		copy(e->msg, sizeof e->msg, msg);
 	}
-	if (!d->in_outage) {
-		memset(&d->cur_outage, 0, sizeof d->cur_outage);
-		d->cur_outage.start_ms = t_start_ms;
-		d->in_outage = 1;
-	}
+	drill_open_outage(d, t_start_ms);
 	d->cur_outage.failed++;
 	ka_log_debug("%lld ms: %s on %s: %s", (long long)t_start_ms, ka_fo_rc_name(rc),
 		     server ? server : "none", msg);
