@@ -1,7 +1,7 @@
 # ka-mariadb: plain Makefile, static binaries into build/.
 #   make                 build/ka-check-mariadb ... (static, -Werror)
 #   make SANITIZE=1      ASan/UBSan build (dynamic) into build/asan/
-#   make test            deps check, build, unit + integration tiers
+#   make test            deps check, build, unit + integration + lab tiers (root)
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX   ?= /usr/local
@@ -68,7 +68,7 @@ TEST_ENV := KA_BIN=$(abspath $(BUILD)) SANITIZE=$(SANITIZE)
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(TEST_ENV) bash tests/run unit integration
+	@$(TEST_ENV) timeout 4800 bash tests/run unit integration lab
 
 test-unit: all
 	@$(TEST_ENV) bash tests/run unit
