@@ -734,3 +734,17 @@ lab_rejoined_or_refused() {
 	lab_log "db1 neither rejoined nor was refused within 40 s"
 	return 1
 }
+
+# ---- bats glue shared by every scenario file ---------------------------------------------
+
+# setup_file: skips when a tool or binary is missing, else brings the lab up (with the
+# LAB_* settings the caller exported); on failure shows why and removes it again.
+lab_setup_file() {
+	local why
+	why=$(lab_missing)
+	[ -z "$why" ] || skip "$why"
+	lab_up || { lab_diagnose; lab_down; return 1; }
+}
+
+# teardown of each test: the lab's state when a test failed.
+lab_teardown_test() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }

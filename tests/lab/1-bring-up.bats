@@ -5,16 +5,11 @@
 load '../helpers/common'
 load '../helpers/lab'
 
-setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
-	lab_up || { lab_diagnose; lab_down; return 1; }
-}
+setup_file() { lab_setup_file; }
 
 teardown_file() { lab_down; }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "the VIP is on db1 and only on db1" {
 	run lab_vip_holder

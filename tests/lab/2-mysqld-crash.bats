@@ -6,16 +6,11 @@
 load '../helpers/common'
 load '../helpers/lab'
 
-setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
-	lab_up || { lab_diagnose; lab_down; return 1; }
-}
+setup_file() { lab_setup_file; }
 
 teardown_file() { lab_down; }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "mysqld SIGKILL on the primary: VIP and writes move to db2, no acknowledged write lost" {
 	lab_drill_start 50 20

@@ -6,19 +6,14 @@
 load '../helpers/common'
 load '../helpers/lab'
 
-setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
-	lab_up || { lab_diagnose; lab_down; return 1; }
-}
+setup_file() { lab_setup_file; }
 
 teardown_file() {
 	lab_kill CONT "$(lab_db_pid db1)" || true
 	lab_down
 }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "a hung primary (mysqld SIGSTOP) loses the VIP to db2, which takes the writes" {
 	lab_drill_start 50 30

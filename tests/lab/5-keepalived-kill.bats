@@ -8,16 +8,11 @@
 load '../helpers/common'
 load '../helpers/lab'
 
-setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
-	lab_up || { lab_diagnose; lab_down; return 1; }
-}
+setup_file() { lab_setup_file; }
 
 teardown_file() { lab_down; }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "keepalived SIGKILL on the primary: db2 takes the VIP and is promoted, db1 is fenced" {
 	lab_drill_start 50 25

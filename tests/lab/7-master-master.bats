@@ -7,16 +7,13 @@ load '../helpers/common'
 load '../helpers/lab'
 
 setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
 	export LAB_MODE=master-master
-	lab_up || { lab_diagnose; lab_down; return 1; }
+	lab_setup_file
 }
 
 teardown_file() { lab_down; }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "master-master bring-up: VIP on db1, only db1 writable, both directions replicate" {
 	grep -q -- '--mode master-master' "$LAB_DIR/db1/keepalived.conf"

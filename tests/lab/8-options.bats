@@ -7,16 +7,13 @@ load '../helpers/common'
 load '../helpers/lab'
 
 setup_file() {
-	local why
-	why=$(lab_missing)
-	[ -z "$why" ] || skip "$why"
 	export LAB_NOTIFY=fifo LAB_UNICAST=yes LAB_VRRP_VERSION=3 LAB_ADVERT_INT=0.2
-	lab_up || { lab_diagnose; lab_down; return 1; }
+	lab_setup_file
 }
 
 teardown_file() { lab_down; }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || lab_diagnose; }
+teardown() { lab_teardown_test; }
 
 @test "the rendered configs use the FIFO, unicast peers and VRRPv3 at 0.2 s" {
 	grep -q '^    vrrp_notify_fifo ' "$LAB_DIR/db1/keepalived.conf"
