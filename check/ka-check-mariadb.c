@@ -134,12 +134,7 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 		{ "witness", required_argument, 0, 'w' },
 		{ "peer", required_argument, 0, 'p' },
 		{ "lvs-weight", required_argument, 0, 'W' },
-		{ "json", no_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "list-exit-codes", no_argument, 0, 'E' },
-		{ "help", no_argument, 0, 'H' },
-		{ "version", no_argument, 0, 'V' },
-		{ 0, 0, 0, 0 }
+		KA_COMMON_LONG_OPTIONS
 	};
 	long v;
 	int c;
@@ -532,10 +527,7 @@ int main(int argc, char **argv)
 	case 1:
 		return KA_OK;
 	case -1:
-		ka_log_open(PROG, 0);
-		fprintf(stderr, PROG ": %s\n", err);
-		usage(stderr);
-		return KA_USAGE;
+		return ka_args_usage_error(PROG, err, usage);
 	}
 	ka_log_open(PROG, o.verbose);
 	int64_t deadline = r.started + o.timeout_ms;

@@ -166,12 +166,7 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 		{ "min-readers", required_argument, 0, 'm' },
 		{ "frontend", required_argument, 0, 'F' },
 		{ "cluster", no_argument, 0, 'c' },
-		{ "json", no_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "list-exit-codes", no_argument, 0, 'E' },
-		{ "help", no_argument, 0, 'H' },
-		{ "version", no_argument, 0, 'V' },
-		{ 0, 0, 0, 0 }
+		KA_COMMON_LONG_OPTIONS
 	};
 	long v;
 	int c;
@@ -906,10 +901,7 @@ int main(int argc, char **argv)
 	case 1:
 		return KA_OK;
 	case -1:
-		ka_log_open(PROG, 0);
-		fprintf(stderr, PROG ": %s\n", err);
-		usage(stderr);
-		return KA_USAGE;
+		return ka_args_usage_error(PROG, err, usage);
 	}
 	ka_log_open(PROG, o.verbose);
 	int64_t deadline = r.started + o.timeout_ms;

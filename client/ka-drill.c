@@ -98,12 +98,7 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 		{ "failover-timeout", required_argument, 0, 'F' },
 		{ "verify-all", no_argument, 0, 'a' },
 		{ "verify-hosts", required_argument, 0, 'x' },
-		{ "json", no_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "list-exit-codes", no_argument, 0, 'E' },
-		{ "help", no_argument, 0, 'H' },
-		{ "version", no_argument, 0, 'V' },
-		{ 0, 0, 0, 0 }
+		KA_COMMON_LONG_OPTIONS
 	};
 	int c;
 
@@ -437,10 +432,7 @@ int main(int argc, char **argv)
 	case 1:
 		return KA_OK;
 	case -1:
-		ka_log_open(DRILL_PROG, 0);
-		fprintf(stderr, DRILL_PROG ": %s\n", err);
-		usage(stderr);
-		return KA_USAGE;
+		return ka_args_usage_error(DRILL_PROG, err, usage);
 	}
 	ka_log_open(DRILL_PROG, d->o.verbose);
 	if (read_credentials(&d->o, err, sizeof err) < 0) {

@@ -127,3 +127,10 @@ int ka_args_no_operands(int argc, char **argv, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int ka_args_usage_error(const char *prog, const char *err, void (*usage)(FILE *))
+{
+	fprintf(stderr, "%s: %s\n", prog, err);
+	usage(stderr);
+	return KA_USAGE;
+}

@@ -6,6 +6,18 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The tail of every binary's getopt_long table: the shared options and the terminator. */
+#define KA_COMMON_LONG_OPTIONS \
+	{ "json", no_argument, 0, 'j' }, \
+	{ "verbose", no_argument, 0, 'v' }, \
+	{ "list-exit-codes", no_argument, 0, 'E' }, \
+	{ "help", no_argument, 0, 'H' }, \
+	{ "version", no_argument, 0, 'V' }, \
+	{ 0, 0, 0, 0 }
+
+/* A usage error: "prog: err" and the usage on stderr. Returns the exit code (64). */
+int ka_args_usage_error(const char *prog, const char *err, void (*usage)(FILE *));
+
 /* The options every binary shares, as getopt_long returned them: 'E' --list-exit-codes,
  * 'H' --help, 'V' --version, ':' a missing value, anything else an unknown option (call
  * it from the switch's default). Returns 1 when the run is done (exit 0), -1 on a usage

@@ -180,12 +180,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		{ "no-kill", no_argument, 0, 'K' },
 		{ "no-rejoin", no_argument, 0, 'R' },
 		{ "dry-run", no_argument, 0, 'n' },
-		{ "json", no_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "list-exit-codes", no_argument, 0, 'E' },
-		{ "help", no_argument, 0, 'H' },
-		{ "version", no_argument, 0, 'V' },
-		{ 0, 0, 0, 0 }
+		KA_COMMON_LONG_OPTIONS
 	};
 	int c, ret;
 
@@ -497,8 +492,5 @@ int main(int argc, char **argv)
 		return fifo_loop(&o, &cr);
 	return handle(&o, &cr, ev, source, why);
 usage_error:
-	ka_log_open(PROG, 0);
-	fprintf(stderr, PROG ": %s\n", err);
-	usage(stderr);
-	return KA_USAGE;
+	return ka_args_usage_error(PROG, err, usage);
 }
