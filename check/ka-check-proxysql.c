@@ -560,13 +560,6 @@ static int is_local_address(const char *host)
 	return found;
 }
 
-static int is_numeric_address(const char *host)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 /* Names the modules whose checksum differs between mine and theirs into p->detail;
  * modules only one side has are not compared (versions differ in what they track). */
 static int compare_modules(const struct result *r, const struct module *theirs, size_t n,
@@ -641,7 +634,7 @@ static int check_cluster(struct ka_db *db, const struct ka_dbaddr *admin, struct
 			snprintf(p->state, sizeof p->state, "self");
 			continue;
 		}
-		if (!is_numeric_address(p->host)) {
+		if (!ka_is_numeric_ip(p->host)) {
 			snprintf(p->state, sizeof p->state, "skipped");
 			snprintf(p->detail, sizeof p->detail, "not a numeric address: a check never "
 				 "waits on DNS");

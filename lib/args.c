@@ -38,7 +38,7 @@ int ka_parse_onoff(const char *opt, const char *s, int *out, char *err, size_t e
 	return 0;
 }
 
-static int is_numeric_host(const char *h)
+int ka_is_numeric_ip(const char *h)
 {
 	unsigned char buf[16];
 
@@ -79,7 +79,7 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 	} else if (!default_port) {
 		goto bad;
 	}
-	if (!is_numeric_host(host)) {
+	if (!ka_is_numeric_ip(host)) {
 		snprintf(err, errlen, "invalid address '%s' for %s: use a numeric IP address, "
 			 "not a name", s, opt);
 		return -1;

@@ -28,6 +28,9 @@ int ka_args_common(int c, const char *prog_version, void (*usage)(FILE *), char 
 /* -1 with err filled when operands remain after the options (argv[optind]...). */
 int ka_args_no_operands(int argc, char **argv, char *err, size_t errlen);
 
+/* 1 when s is a numeric IPv4 or IPv6 address (no DNS lookup can follow), else 0. */
+int ka_is_numeric_ip(const char *s);
+
 /* Decimal integer in [min, max]; opt names the option for the message. */
 int ka_parse_long(const char *opt, const char *s, long min, long max, long *out,
 		  char *err, size_t errlen);

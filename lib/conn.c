@@ -1,4 +1,5 @@
 #include "conn.h"
+#include "args.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,19 @@ int ka_conn_setup(struct ka_conn *c, const char *defaults_file, const char *cons
 			return -1;
 		if (ka_optfile_read(defaults_file, groups, &c->vals, err, errlen) < 0)
 			return -1;
+	}
+	/* Connector/C resolves names with a blocking getaddrinfo, outside any deadline
+	 * (and a static binary's NSS is unreliable, FACTS 31): only numeric addresses. */
+	if (host && !ka_is_numeric_ip(host)) {
+		snprintf(err, errlen, "host '%s' is not a numeric IP address: a check never "
+			 "waits on DNS", host);
+		return -1;
+	}
+	if (!host && !socket && c->vals.host[0] && strcmp(c->vals.host, "localhost") != 0 &&
+	    !ka_is_numeric_ip(c->vals.host)) {
+		snprintf(err, errlen, "host '%s' in option file '%s' is not a numeric IP address: "
+			 "a check never waits on DNS", c->vals.host, defaults_file);
+		return -1;
 	}
 	c->addr.user = c->vals.user[0] ? c->vals.user : NULL;
 	c->addr.password = c->vals.password[0] ? c->vals.password : NULL;

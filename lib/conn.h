@@ -15,7 +15,8 @@ struct ka_conn {
 
 /* Fills c from defaults_file (may be NULL: connect as the OS user, unix_socket auth)
  * read in groups, then the command-line host/port/socket (NULL/0 when not given).
- * Returns 0, or -1 with err filled (the caller exits 78). */
+ * A host, from either, must be a numeric IP address. Returns 0, or -1 with err filled
+ * (the caller exits 78). */
 int ka_conn_setup(struct ka_conn *c, const char *defaults_file, const char *const *groups,
 		  const char *host, unsigned int port, const char *socket,
 		  char *err, size_t errlen);

@@ -147,8 +147,9 @@ lab_sock() { echo "$LAB_DIR/$1/sock"; }
 
 # Runs SQL on NODE as root over its unix socket (-N -B), bounded to ${3:-10} s.
 lab_sql() {
+	# stdin, not -e: CHANGE MASTER and CREATE USER carry passwords (never on argv)
 	timeout -k 1 "${3:-10}" mariadb --no-defaults -uroot -S "$(lab_sock "$1")" -N -B \
-		--connect-timeout=3 -e "$2"
+		--connect-timeout=3 <<< "$2"
 }
 
 # Runs SQL as the application account through ADDRESS (default the VIP) from ka-client.

@@ -30,8 +30,10 @@ mdb_socket() { echo "$(mdb_root)/$1/sock"; }
 mdb_port()   { cat "$(mdb_root)/$1/port"; }
 mdb_pid()    { cat "$(mdb_root)/$1/pid" 2>/dev/null || true; }
 
+# SQL goes through stdin, not -e: CHANGE MASTER and CREATE USER carry passwords, which
+# must not show on a command line.
 mdb_sql() {
-	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -N -B --connect-timeout=5 -e "$2"
+	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -N -B --connect-timeout=5 <<< "$2"
 }
 
 # Waits (up to $3 seconds, default 30) until SQL $2 on $1 prints a non-empty line.

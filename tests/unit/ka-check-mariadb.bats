@@ -16,23 +16,7 @@ setup() {
 	load ../helpers/common
 }
 
-teardown() {
-	if [ -n "${LISTENER_PID:-}" ]; then
-		kill "$LISTENER_PID" 2>/dev/null
-		wait "$LISTENER_PID" 2>/dev/null
-	fi
-	return 0
-}
-
-start_silent_listener() {
-	/usr/bin/python3 "$KA_REPO/tests/helpers/silent-listener.py" "$1" 20 > "$UNIT_TMP/listener.out" 3>&- &
-	LISTENER_PID=$!
-	for _ in $(seq 50); do
-		grep -q ready "$UNIT_TMP/listener.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+teardown() { stop_silent_listener; }
 
 @test "exits 64 with the usage on an unknown option" {
 	run -64 ka-check-mariadb --bogus
@@ -104,6 +88,15 @@ start_silent_listener() {
 	assert_output --partial "malformed line 1 in option file"
 	printf '[client]\nport=notaport\n' > "$UNIT_TMP/bad.cnf"
 	run -78 ka-check-mariadb --defaults-file "$UNIT_TMP/bad.cnf"
+}
+
+@test "exits 78 when the option file names the host by name (no DNS in a check)" {
+	printf '[client]\nuser=x\nhost=db1.example\n' > "$UNIT_TMP/named.cnf"
+	chmod 600 "$UNIT_TMP/named.cnf"
+	timed run -78 ka-check-mariadb --defaults-file "$UNIT_TMP/named.cnf"
+	assert_output --partial "host 'db1.example' in option file"
+	[ "$TIMED_MS" -lt 2000 ]
+	run -2 ka-check-mariadb --defaults-file "$UNIT_TMP/named.cnf" --socket "$UNIT_TMP/no.sock"
 }
 
 @test "exits 78 when the option file is a directory" {

@@ -16,21 +16,7 @@ setup() {
 	chmod 600 "$CNF"
 }
 
-teardown() {
-	if [ -n "${LISTENER:-}" ]; then
-		kill "$LISTENER" 2>/dev/null
-		wait "$LISTENER" 2>/dev/null
-	fi
-	return 0
-}
-
-# tests/helpers/silent-listener.py on SILENT_PORT; teardown stops it.
-start_silent_listener() {
-	python3 "$KA_REPO/tests/helpers/silent-listener.py" "$SILENT_PORT" 20 \
-		> "$BATS_TEST_TMPDIR/listener.out" 3>&- &
-	LISTENER=$!
-	for _ in $(seq 50); do grep -q ready "$BATS_TEST_TMPDIR/listener.out" && break; sleep 0.1; done
-}
+teardown() { stop_silent_listener; }
 
 # Text of a man page section (roff escapes for '-' undone, font changes removed).
 man_section() {
@@ -175,7 +161,7 @@ man_section() {
 }
 
 @test "exits 3 within bounds when the admin port accepts but never answers" {
-	start_silent_listener
+	start_silent_listener "$SILENT_PORT"
 	timed run -3 ka-check-proxysql --defaults-file "$CNF" --port "$SILENT_PORT" --timeout 300
 	assert_output --partial 'timed out'
 	[ "$TIMED_MS" -lt 2000 ]
@@ -189,7 +175,7 @@ man_section() {
 }
 
 @test "a SIGTERM never ends a check with exit 0" {
-	start_silent_listener
+	start_silent_listener "$SILENT_PORT"
 	ka-check-proxysql --defaults-file "$CNF" --port "$SILENT_PORT" --timeout 5000 >/dev/null 2>&1 3>&- &
 	local pid=$!
 	# Signal it once it waits for the greeting (its handlers are installed by then).

@@ -20,23 +20,7 @@ setup() {
 	DOWN=127.0.0.1:23448,127.0.0.1:23449
 }
 
-teardown() {
-	if [ -n "${LISTENER_PID:-}" ]; then
-		kill "$LISTENER_PID" 2>/dev/null
-		wait "$LISTENER_PID" 2>/dev/null
-	fi
-	return 0
-}
-
-start_silent_listener() {
-	/usr/bin/python3 "$KA_REPO/tests/helpers/silent-listener.py" "$1" 20 > "$UNIT_TMP/listener.out" 3>&- &
-	LISTENER_PID=$!
-	for _ in $(seq 50); do
-		grep -q ready "$UNIT_TMP/listener.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+teardown() { stop_silent_listener; }
 
 @test "exits 64 with the usage when --hosts is missing" {
 	run -64 ka-drill --rate 5
