@@ -353,7 +353,7 @@ static int check_peer(const struct opts *o, const struct ka_conn *local, struct 
 	    ka_gtid_parse(pos, &theirs, err, sizeof err) < 0)
 		return set_result(r, KA_SPLIT_BRAIN, "peer %s:%u is writable too and positions "
 				  "cannot be compared: %s", o->peer.host, o->peer.port, err);
-	if (ka_gtid_ahead(&theirs, &mine, ahead, sizeof ahead) > 0)
+	if (ka_gtid_missing(&mine, &theirs, ahead, sizeof ahead) > 0)
 		return set_result(r, KA_SPLIT_BRAIN, "peer %s:%u is writable too and holds "
 				  "transactions this node lacks: %s", o->peer.host, o->peer.port,
 				  ahead);

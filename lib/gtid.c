@@ -40,26 +40,46 @@ static int parse_one(const char **p, struct ka_gtid *g)
 	return 0;
 }
 
-int ka_gtid_parse(const char *s, struct ka_gtid_set *out, char *err, size_t errlen)
+/* The entry for (domain, server) in s, or NULL. */
+static struct ka_gtid *find_pair(const struct ka_gtid_set *s, unsigned long d, unsigned long srv)
 {
-	const char *p = s;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->g[i].domain == d && s->g[i].server == srv)
+			return (struct ka_gtid *)&s->g[i];
+	return NULL;
+}
+
+static void skip_space(const char **p)
+{
+	while (isspace((unsigned char)**p))
+		(*p)++;
+}
+
+/* Shared by both parsers: per_domain 1 allows one entry per domain (a position), 0 one
+ * per (domain, server) (a state). */
+static int parse_set(const char *s, struct ka_gtid_set *out, int per_domain, char *err,
+		     size_t errlen)
+{
+	const char *p = s, *why = "malformed";
 
 	out->n = 0;
-	while (isspace((unsigned char)*p))
-		p++;
+	skip_space(&p);
 	while (*p) {
 		struct ka_gtid g;
-		if (out->n == KA_GTID_MAX_DOMAINS || parse_one(&p, &g) < 0)
+		if (out->n == KA_GTID_MAX) {
+			why = "too many entries in";
 			goto bad;
-		if (ka_gtid_domain(out, g.domain))
+		}
+		if (parse_one(&p, &g) < 0)
+			goto bad;
+		if (per_domain ? ka_gtid_domain(out, g.domain) != NULL
+			       : find_pair(out, g.domain, g.server) != NULL)
 			goto bad;   /* a position holds one GTID per domain */
 		out->g[out->n++] = g;
-		while (isspace((unsigned char)*p))
-			p++;
+		skip_space(&p);
 		if (*p == ',') {
 			p++;
-			while (isspace((unsigned char)*p))
-				p++;
+			skip_space(&p);
 			if (!*p)
 				goto bad;
 		} else if (*p) {
@@ -68,8 +88,61 @@ int ka_gtid_parse(const char *s, struct ka_gtid_set *out, char *err, size_t errl
 	}
 	return 0;
 bad:
-	snprintf(err, errlen, "malformed gtid position '%.200s'", s);
+	snprintf(err, errlen, "%s gtid %s '%.200s%s'", why, per_domain ? "position" : "state", s,
+		 strlen(s) > 200 ? "..." : "");
+	out->n = 0;
 	return -1;
+}
+
+int ka_gtid_parse(const char *s, struct ka_gtid_set *out, char *err, size_t errlen)
+{
+	return parse_set(s, out, 1, err, errlen);
+}
+
+int ka_gtid_parse_state(const char *s, struct ka_gtid_set *out, char *err, size_t errlen)
+{
+	return parse_set(s, out, 0, err, errlen);
+}
+
+int ka_gtid_history_add(struct ka_gtid_set *h, const char *text, const char *what, char *err,
+			size_t errlen)
+{
+	static struct ka_gtid_set add;   /* 12 KB: off the stack (no threads here) */
+	char why[300];
+
+	if (ka_gtid_parse_state(text, &add, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s", what, why);
+		return -1;
+	}
+	for (size_t i = 0; i < add.n; i++) {
+		struct ka_gtid *g = find_pair(h, add.g[i].domain, add.g[i].server);
+		if (g) {
+			if (add.g[i].seq > g->seq)
+				g->seq = add.g[i].seq;
+			continue;
+		}
+		if (h->n == KA_GTID_MAX) {
+			snprintf(err, errlen, "%s: more than %d gtid entries", what, KA_GTID_MAX);
+			return -1;
+		}
+		h->g[h->n++] = add.g[i];
+	}
+	return 0;
+}
+
+int ka_gtid_history(struct ka_gtid_set *h, const char *binlog_state, const char *slave_pos,
+		    const char *current_pos, char *err, size_t errlen)
+{
+	h->n = 0;
+	if ((binlog_state && ka_gtid_history_add(h, binlog_state, "gtid_binlog_state", err,
+						 errlen) < 0) ||
+	    (slave_pos && ka_gtid_history_add(h, slave_pos, "gtid_slave_pos", err, errlen) < 0) ||
+	    (current_pos && ka_gtid_history_add(h, current_pos, "gtid_current_pos", err,
+						errlen) < 0)) {
+		h->n = 0;
+		return -1;
+	}
+	return 0;
 }
 
 const struct ka_gtid *ka_gtid_domain(const struct ka_gtid_set *s, unsigned long d)
@@ -80,45 +153,121 @@ const struct ka_gtid *ka_gtid_domain(const struct ka_gtid_set *s, unsigned long 
 	return NULL;
 }
 
-static void append(char *desc, size_t desclen, const char *fmt, const struct ka_gtid *a,
-		   const struct ka_gtid *b)
+int ka_gtid_held(const struct ka_gtid_set *h, const struct ka_gtid *g)
+{
+	const struct ka_gtid *e = find_pair(h, g->domain, g->server);
+
+	return g->seq == 0 || (e && e->seq >= g->seq);
+}
+
+/* The newest entry of domain d in h (highest seq_no), or NULL. */
+static const struct ka_gtid *newest_in_domain(const struct ka_gtid_set *h, unsigned long d)
+{
+	const struct ka_gtid *best = NULL;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (h->g[i].domain == d && (!best || h->g[i].seq > best->seq))
+			best = &h->g[i];
+	return best;
+}
+
+/* Appends ", " and one formatted description to desc; never overflows. */
+static void describe(char *desc, size_t desclen, const struct ka_gtid *g,
+		     const struct ka_gtid *near)
 {
 	size_t used = strlen(desc);
 
-	if (used >= desclen - 1)
+	if (used + 1 >= desclen)
 		return;
-	if (used)
-		snprintf(desc + used, desclen - used, ", ");
-	used = strlen(desc);
-	if (b)
-		snprintf(desc + used, desclen - used, fmt, a->domain, a->server, a->seq,
-			 b->domain, b->server, b->seq);
+	if (near)
+		snprintf(desc + used, desclen - used, "%s%lu-%lu-%llu (holds %lu-%lu-%llu)",
+			 used ? ", " : "", g->domain, g->server, g->seq, near->domain,
+			 near->server, near->seq);
 	else
-		snprintf(desc + used, desclen - used, fmt, a->domain, a->server, a->seq);
+		snprintf(desc + used, desclen - used, "%s%lu-%lu-%llu (domain %lu missing)",
+			 used ? ", " : "", g->domain, g->server, g->seq, g->domain);
 }
 
-int ka_gtid_ahead(const struct ka_gtid_set *a, const struct ka_gtid_set *b, char *desc,
-		  size_t desclen)
+int ka_gtid_missing(const struct ka_gtid_set *have, const struct ka_gtid_set *from, char *desc,
+		    size_t desclen)
 {
 	int n = 0;
 
-	if (desclen)
+	if (desc && desclen)
 		desc[0] = '\0';
-	for (size_t i = 0; i < a->n; i++) {
-		const struct ka_gtid *ga = &a->g[i];
-		const struct ka_gtid *gb = ka_gtid_domain(b, ga->domain);
-
-		if (gb && gb->seq >= ga->seq)
-			continue;
-		if (!gb && ga->seq == 0)
+	for (size_t i = 0; i < from->n; i++) {
+		if (ka_gtid_held(have, &from->g[i]))
 			continue;
 		n++;
-		if (!desclen)
-			continue;
-		if (gb)
-			append(desc, desclen, "%lu-%lu-%llu > %lu-%lu-%llu", ga, gb);
-		else
-			append(desc, desclen, "%lu-%lu-%llu (domain missing)", ga, NULL);
+		if (desc && desclen)
+			describe(desc, desclen, &from->g[i],
+				 newest_in_domain(have, from->g[i].domain));
 	}
 	return n;
+}
+
+void ka_gtid_missing_set(const struct ka_gtid_set *have, const struct ka_gtid_set *from,
+			 struct ka_gtid_set *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < from->n; i++)
+		if (!ka_gtid_held(have, &from->g[i]))
+			out->g[out->n++] = from->g[i];
+}
+
+enum ka_gtid_order ka_gtid_compare(const struct ka_gtid_set *a, const struct ka_gtid_set *b)
+{
+	int a_lacks = ka_gtid_missing(a, b, NULL, 0) > 0;
+	int b_lacks = ka_gtid_missing(b, a, NULL, 0) > 0;
+
+	if (a_lacks && b_lacks)
+		return KA_GTID_DIVERGED;
+	if (a_lacks)
+		return KA_GTID_BEHIND;
+	return b_lacks ? KA_GTID_AHEAD : KA_GTID_SAME;
+}
+
+const char *ka_gtid_order_name(enum ka_gtid_order o)
+{
+	switch (o) {
+	case KA_GTID_SAME: return "same";
+	case KA_GTID_AHEAD: return "ahead";
+	case KA_GTID_BEHIND: return "behind";
+	default: return "diverged";
+	}
+}
+
+int ka_gtid_text(const struct ka_gtid_set *s, char *out, size_t len)
+{
+	size_t used = 0;
+	char one[80];
+
+	if (!len)
+		return -1;
+	out[0] = '\0';
+	for (size_t i = 0; i < s->n; i++) {
+		int n = snprintf(one, sizeof one, "%s%lu-%lu-%llu", i ? "," : "", s->g[i].domain,
+				 s->g[i].server, s->g[i].seq);
+		if (used + (size_t)n >= len)
+			return -1;
+		memcpy(out + used, one, (size_t)n + 1);
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+int ka_gtid_copy(char *dst, size_t len, const char *src, const char *what, char *err,
+		 size_t errlen)
+{
+	size_t n = strlen(src);
+
+	if (n >= len) {
+		if (len)
+			dst[0] = '\0';
+		snprintf(err, errlen, "%s is too long to read whole (%zu characters, at most %zu)",
+			 what, n, len - 1);
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
 }

@@ -312,7 +312,7 @@ static void merge_max(struct ka_gtid_set *a, const struct ka_gtid_set *b)
 		for (size_t k = 0; k < a->n; k++)
 			if (a->g[k].domain == b->g[i].domain)
 				g = &a->g[k];
-		if (!g && a->n < KA_GTID_MAX_DOMAINS)
+		if (!g && a->n < KA_GTID_MAX)
 			a->g[a->n++] = b->g[i];
 		else if (g && b->g[i].seq > g->seq)
 			*g = b->g[i];
@@ -353,36 +353,18 @@ void node_held(const struct node_state *st, int binlog_only, struct ka_gtid_set 
 	parse_into(st->current, out);
 }
 
-/* Counts the domains in which `from` holds transactions `have` lacks, described in
- * desc: a higher seq_no, a domain `have` lacks, or the same seq_no from another
- * server (two different transactions: a split brain). */
+/* Counts the GTIDs of `from` that history `have` does not hold (lib/gtid.h: same
+ * domain and server, seq_no at least as high), described in desc. */
 int gtid_missing(const struct ka_gtid_set *have, const struct ka_gtid_set *from, char *desc,
 		 size_t desclen)
 {
-	int n = ka_gtid_ahead(from, have, desc, desclen);
-
-	for (size_t i = 0; i < from->n; i++) {
-		const struct ka_gtid *a = &from->g[i], *b = ka_gtid_domain(have, a->domain);
-		size_t used = strlen(desc);
-		if (!b || b->seq != a->seq || b->server == a->server)
-			continue;
-		n++;
-		snprintf(desc + used, desclen - used, "%s%lu-%lu-%llu != %lu-%lu-%llu",
-			 used ? ", " : "", a->domain, a->server, a->seq, b->domain, b->server,
-			 b->seq);
-	}
-	return n;
+	return ka_gtid_missing(have, from, desc, desclen);
 }
 
 /* Text of a GTID set ("0-1-5,1-2-7"). */
 void gtid_text(const struct ka_gtid_set *s, char *out, size_t len)
 {
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < s->n && used < len; i++)
-		used += (size_t)snprintf(out + used, len - used, "%s%lu-%lu-%llu", i ? "," : "",
-					 s->g[i].domain, s->g[i].server, s->g[i].seq);
+	ka_gtid_text(s, out, len);
 }
 
 /* Connects to --peer and reads its state into r->peer; sets r->peer_state. A peer that

@@ -22,20 +22,90 @@ static void check(int cond, const char *name)
 		failed++;
 }
 
-static int ahead(const char *a, const char *b, char *desc, size_t len)
+/* How many GTIDs of history b history a lacks; -1 when either text is malformed. */
+static int lacks(const char *a, const char *b, char *desc, size_t len)
 {
-	struct ka_gtid_set sa, sb;
+	static struct ka_gtid_set sa, sb;
 	char err[256];
 
-	if (ka_gtid_parse(a, &sa, err, sizeof err) < 0 || ka_gtid_parse(b, &sb, err, sizeof err) < 0)
+	if (ka_gtid_history(&sa, a, NULL, NULL, err, sizeof err) < 0 ||
+	    ka_gtid_history(&sb, b, NULL, NULL, err, sizeof err) < 0)
 		return -1;
-	return ka_gtid_ahead(&sa, &sb, desc, len);
+	return ka_gtid_missing(&sa, &sb, desc, len);
+}
+
+static int order(const char *a, const char *b)
+{
+	static struct ka_gtid_set sa, sb;
+	char err[256];
+
+	if (ka_gtid_history(&sa, a, NULL, NULL, err, sizeof err) < 0 ||
+	    ka_gtid_history(&sb, b, NULL, NULL, err, sizeof err) < 0)
+		return -1;
+	return (int)ka_gtid_compare(&sa, &sb);
+}
+
+/* A position of n domains, each d-1-4000000000, as text into buf. */
+static void long_position(char *buf, size_t len, int n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int d = 0; d < n && used < len; d++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%d-1-4000000000", d ? "," : "", d);
+}
+
+static void test_gtid_lineage(void)
+{
+	static struct ka_gtid_set s;
+	static char big[KA_GTID_TEXT_MAX], cut[512];
+	char err[256], d[256];
+
+	check(lacks("0-1-10", "0-1-10", d, sizeof d) == 0, "equal positions: nothing lacking");
+	check(lacks("0-1-10", "0-1-11", d, sizeof d) == 1 && strcmp(d, "0-1-11 (holds 0-1-10)") == 0,
+	      "a higher seq_no of the same server is lacking, described");
+	check(lacks("0-1-11", "0-1-10", d, sizeof d) == 0, "a lower seq_no of the same server is held");
+	check(lacks("0-1-5", "0-2-4", d, sizeof d) == 1,
+	      "0-1-5 does not hold 0-2-4 although 5 > 4 (another server's lineage)");
+	check(lacks("0-2-4", "0-1-5", d, sizeof d) == 1, "0-2-4 does not hold 0-1-5");
+	check(order("0-1-5", "0-2-4") == KA_GTID_DIVERGED && order("0-1-5", "0-2-5") == KA_GTID_DIVERGED,
+	      "same or lower seq_no from another server is divergence, not ahead");
+	check(order("0-1-5,0-2-4", "0-2-4") == KA_GTID_AHEAD,
+	      "a binlog state holding both servers' lineage is ahead of one of them");
+	check(order("0-1-3,0-2-9", "0-1-5") == KA_GTID_DIVERGED,
+	      "a promoted node that missed 0-1-4..5 and wrote 0-2-9 diverged from the old primary");
+	check(order("0-1-10,0-2-15", "0-1-10") == KA_GTID_AHEAD && order("0-1-10", "0-1-10,0-2-15") == KA_GTID_BEHIND,
+	      "the new primary after a clean failover is ahead of the old one");
+	check(order("0-1-5,1-1-1", "0-2-5,2-2-1") == KA_GTID_DIVERGED,
+	      "each holding a domain the other lacks is divergence");
+	check(lacks("0-1-5", "0-1-5,1-2-3", d, sizeof d) == 1 && strstr(d, "domain 1 missing"),
+	      "a domain the other holds is lacking");
+	check(lacks("0-1-5,1-2-3", "0-1-5", d, sizeof d) == 0, "an extra domain of ours lacks nothing");
+	check(lacks("", "0-1-1", d, sizeof d) == 1 && lacks("0-1-1", "", d, sizeof d) == 0,
+	      "empty against non-empty");
+	check(lacks("", "0-1-0", d, sizeof d) == 0, "seq_no 0 names no transaction");
+	check(ka_gtid_parse_state("0-1-5,0-2-4", &s, err, sizeof err) == 0 && s.n == 2,
+	      "a binlog state holds several servers per domain");
+	check(ka_gtid_parse_state("0-1-5,0-1-6", &s, err, sizeof err) < 0,
+	      "a binlog state naming one server twice in a domain is malformed");
+	long_position(big, sizeof big, 58);
+	check(ka_gtid_history(&s, big, NULL, NULL, err, sizeof err) == 0 && s.n == 58,
+	      "58 domains (over 1000 characters) are read whole");
+	long_position(big, sizeof big, KA_GTID_MAX + 1);
+	check(ka_gtid_history(&s, big, NULL, NULL, err, sizeof err) < 0 && strstr(err, "too many"),
+	      "more entries than the set holds fail, never count as fewer");
+	long_position(big, sizeof big, 40);
+	check(ka_gtid_copy(cut, sizeof cut, big, "gtid_current_pos", err, sizeof err) < 0 &&
+	      strstr(err, "too long"), "a position longer than the buffer fails instead of being cut");
+	check(ka_gtid_parse("0-1-5,1-2-6", &s, err, sizeof err) == 0 &&
+	      ka_gtid_text(&s, cut, 8) < 0 && strcmp(cut, "0-1-5") == 0,
+	      "text that does not fit is cut between entries and reported");
 }
 
 static void test_gtid(void)
 {
 	struct ka_gtid_set s;
-	char err[256], d[256];
+	char err[256];
 
 	check(ka_gtid_parse("", &s, err, sizeof err) == 0 && s.n == 0, "empty position is the empty set");
 	check(ka_gtid_parse("0-1-100,1-2-7", &s, err, sizeof err) == 0 && s.n == 2 &&
@@ -45,16 +115,6 @@ static void test_gtid(void)
 	check(ka_gtid_parse("0-1-2,", &s, err, sizeof err) < 0, "trailing comma is malformed");
 	check(ka_gtid_parse("0-1-2,0-3-4", &s, err, sizeof err) < 0, "a domain twice is malformed");
 	check(ka_gtid_parse("a-1-2", &s, err, sizeof err) < 0, "letters are malformed");
-	check(ahead("0-1-10", "0-1-10", d, sizeof d) == 0, "equal positions: nobody ahead");
-	check(ahead("0-2-11", "0-1-10", d, sizeof d) == 1 && strcmp(d, "0-2-11 > 0-1-10") == 0,
-	      "higher seq_no in a domain is ahead, described");
-	check(ahead("0-1-10", "0-2-11", d, sizeof d) == 0, "lower seq_no is not ahead");
-	check(ahead("0-1-5,1-2-3", "0-1-5", d, sizeof d) == 1 && strstr(d, "domain missing"),
-	      "a domain the other lacks is ahead");
-	check(ahead("0-1-5", "0-1-5,1-2-3", d, sizeof d) == 0, "a missing domain on our side is not ahead of them");
-	check(ahead("0-1-5,1-2-9", "0-1-7,1-2-3", d, sizeof d) == 1, "diverged both ways: each is ahead in one domain");
-	check(ahead("", "0-1-1", d, sizeof d) == 0 && ahead("0-1-1", "", d, sizeof d) == 1,
-	      "empty against non-empty");
 }
 
 static void test_optfile(void)
@@ -123,6 +183,7 @@ static void test_json(void)
 int main(void)
 {
 	test_gtid();
+	test_gtid_lineage();
 	test_optfile();
 	test_args();
 	test_json();
