@@ -1,12 +1,13 @@
 /* ka-check-mariadb: keepalived vrrp_script checker for the local MariaDB.
  *
  * How a run goes: one deadline (--timeout, default 800 ms) bounds everything, connect
- * included. Connect, ask one real query (read_only, GTID position), then, as asked:
- * compare read_only with --expect-read-only, read SHOW ALL SLAVES STATUS (--replication),
- * try the witnesses (--witness) and the peer (--peer). The first condition that fails
- * decides the exit code (lib/exitcode.h); the result is one line on stdout (or JSON) and,
- * on failure, a syslog line. No writes, no locks, no files: safe to run concurrently
- * with itself, as keepalived 2.2.7 does when a run overruns (FACTS 3).
+ * included. The probe (lib/probe.c, shared with the watcher) connects, asks one real
+ * query (read_only and what the node holds) and then, as asked, compares read_only with
+ * --expect-read-only, reads SHOW ALL SLAVES STATUS (--replication), asks the witnesses
+ * (--witness) and the peer (--peer). The first condition that fails decides the exit code
+ * (lib/exitcode.h); this file parses options and prints the result: one line on stdout
+ * (or JSON) and, on failure, a syslog line. No writes, no locks, no files: safe to run
+ * concurrently with itself, as keepalived 2.2.7 does when a run overruns (FACTS 3).
  */
 #include "args.h"
 #include "conn.h"
@@ -16,6 +17,7 @@
 #include "gtid.h"
 #include "json.h"
 #include "log.h"
+#include "probe.h"
 #include "sig.h"
 #include "tcp.h"
 
@@ -27,41 +29,17 @@
 
 #define PROG "ka-check-mariadb"
 #define VERSION "0.1.0"
-#define MAX_WITNESSES 8
 
 static const char *const client_groups[] = { "client", "client-server", "client-mariadb",
 					      PROG, NULL };
 
 struct opts {
 	const char *socket, *host, *defaults_file;
-	char host_ip[64];          /* --host without a ":PORT" it may carry */
+	char host_ip[64];          /* --host without the port or brackets it may carry */
 	unsigned int port;
-	long timeout_ms;
-	int replication;
-	long max_lag;              /* -1: no limit */
-	int expect_ro;             /* -1: no expectation */
-	struct ka_endpoint witness[MAX_WITNESSES];
-	size_t nwitness;
-	struct ka_endpoint peer;
-	int have_peer;
 	long lvs_weight;           /* 0: normal exit codes */
 	int json, verbose;
-};
-
-/* What the run found; printed whatever the outcome. */
-struct result {
-	int code;
-	char reason[512];
-	int connected;
-	int read_only;             /* -1 unknown */
-	char gtid[512];
-	int replica;               /* replication configured */
-	char io[16], sql[16];
-	long lag;                  /* -1 NULL/unknown */
-	char witness[128];         /* endpoint that answered, or "" */
-	char peer[64];             /* "", "unreachable", "read-only", "writable", ... */
-	long weight;               /* LVS weight, -1 when not in LVS mode */
-	int64_t started;
+	struct ka_probe_opts probe;
 };
 
 static void usage(FILE *f)
@@ -69,53 +47,96 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " PROG " [--socket PATH | --host IP [--port N]] [--defaults-file FILE]\n"
 "       [--timeout MS] [--replication] [--max-lag SECONDS] [--expect-read-only on|off]\n"
-"       [--witness IP:PORT[,IP:PORT...]] [--peer IP[:PORT]] [--lvs-weight MAX]\n"
-"       [--json] [--verbose]\n"
+"       [--witness IP:PORT[,IP:PORT...]] [--witness-connect-only] [--peer IP[:PORT]]\n"
+"       [--lvs-weight MAX] [--json] [--verbose]\n"
 "       " PROG " --list-exit-codes | --help | --version\n");
+}
+
+/* A witness must be another host: loopback, unspecified and this host's own addresses
+ * always answer, and the peer cannot speak for the network when it is the one gone.
+ * KA_TEST_LOCAL_WITNESS=1 lets the test suite use loopback listeners. */
+static int refuse_witness(const struct opts *o, const struct ka_endpoint *ep, char *err,
+			  size_t errlen)
+{
+	const char *allow = getenv("KA_TEST_LOCAL_WITNESS");
+	char why[160], t[80];
+	int local;
+
+	if (o->probe.have_peer && strcmp(ep->host, o->probe.peer.host) == 0) {
+		snprintf(err, errlen, "witness '%s' is the peer: a witness must be a third host",
+			 ka_endpoint_text(ep, t, sizeof t));
+		return -1;
+	}
+	if (allow && strcmp(allow, "1") == 0)
+		return 0;
+	if ((local = ka_ip_is_local(ep->host, why, sizeof why)) != 0) {
+		snprintf(err, errlen, "witness '%s' %s%s: a witness must be another host, one "
+			 "that an isolated node cannot reach", ka_endpoint_text(ep, t, sizeof t),
+			 local > 0 ? "is " : "cannot be checked: ", why);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_witnesses(struct opts *o, const char *list, char *err, size_t errlen)
 {
+	struct ka_probe_opts *p = &o->probe;
 	char buf[1024], *save = NULL, *tok;
 
 	snprintf(buf, sizeof buf, "%s", list);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (o->nwitness == MAX_WITNESSES) {
+		if (p->nwitness == KA_PROBE_MAX_WITNESSES) {
 			snprintf(err, errlen, "too many witnesses for --witness (at most %d)",
-				 MAX_WITNESSES);
+				 KA_PROBE_MAX_WITNESSES);
 			return -1;
 		}
-		struct ka_endpoint *ep = &o->witness[o->nwitness++];
+		struct ka_endpoint *ep = &p->witness[p->nwitness++];
 		if (ka_parse_hostport("--witness", tok, 0, ep->host, sizeof ep->host, &ep->port,
 				      err, errlen) < 0)
 			return -1;
 	}
-	if (!o->nwitness) {
+	if (!p->nwitness) {
 		snprintf(err, errlen, "--witness needs at least one IP:PORT");
 		return -1;
 	}
 	return 0;
 }
 
-/* --host IP or IP:PORT ([V6]:PORT); a port there must not contradict --port. */
+/* --host IP, IP:PORT, [V6] or [V6]:PORT; only a port there that differs from --port is
+ * a contradiction. */
 static int parse_host(struct opts *o, char *err, size_t errlen)
 {
-	const char *first = strchr(o->host, ':');
-	int has_port = o->host[0] == '[' || (first && !strchr(first + 1, ':'));
 	unsigned int port;
 
-	if (ka_parse_hostport("--host", o->host, 3306, o->host_ip, sizeof o->host_ip, &port,
-			      err, errlen) < 0)
+	if (ka_split_hostport("--host", o->host, o->host_ip, sizeof o->host_ip, &port, err,
+			      errlen) < 0)
 		return -1;
-	if (has_port && o->port && o->port != port) {
+	if (port && o->port && o->port != port) {
 		snprintf(err, errlen, "--host '%s' and --port %u name different ports", o->host,
 			 o->port);
 		return -1;
 	}
-	if (has_port)
+	if (port)
 		o->port = port;
 	o->host = o->host_ip;
 	return 0;
+}
+
+/* Checks made once every option is known. */
+static int check_args(struct opts *o, char *err, size_t errlen)
+{
+	if (o->socket && o->host) {
+		snprintf(err, errlen, "--socket and --host exclude each other");
+		return -1;
+	}
+	if (o->probe.witness_connect_only && !o->probe.nwitness) {
+		snprintf(err, errlen, "--witness-connect-only needs --witness");
+		return -1;
+	}
+	for (size_t i = 0; i < o->probe.nwitness; i++)
+		if (refuse_witness(o, &o->probe.witness[i], err, errlen) < 0)
+			return -1;
+	return o->host ? parse_host(o, err, errlen) : 0;
 }
 
 /* Parses argv into o. Returns -1 (usage error, err filled), 0, or 1 when the run is
@@ -132,17 +153,19 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 		{ "max-lag", required_argument, 0, 'l' },
 		{ "expect-read-only", required_argument, 0, 'o' },
 		{ "witness", required_argument, 0, 'w' },
+		{ "witness-connect-only", no_argument, 0, 'c' },
 		{ "peer", required_argument, 0, 'p' },
 		{ "lvs-weight", required_argument, 0, 'W' },
 		KA_COMMON_LONG_OPTIONS
 	};
+	struct ka_probe_opts *p = &o->probe;
 	long v;
 	int c;
 
 	memset(o, 0, sizeof *o);
-	o->timeout_ms = 800;
-	o->max_lag = -1;
-	o->expect_ro = -1;
+	p->timeout_ms = 800;
+	p->max_lag = -1;
+	p->expect_ro = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		switch (c) {
@@ -155,19 +178,19 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 			break;
 		case 'f': o->defaults_file = optarg; break;
 		case 't':
-			if (ka_parse_long("--timeout", optarg, 10, 60000, &o->timeout_ms, err,
+			if (ka_parse_long("--timeout", optarg, 10, 60000, &p->timeout_ms, err,
 					  errlen) < 0)
 				return -1;
 			break;
-		case 'r': o->replication = 1; break;
+		case 'r': p->replication = 1; break;
 		case 'l':
-			if (ka_parse_long("--max-lag", optarg, 0, 31536000, &o->max_lag, err,
+			if (ka_parse_long("--max-lag", optarg, 0, 31536000, &p->max_lag, err,
 					  errlen) < 0)
 				return -1;
-			o->replication = 1;
+			p->replication = 1;
 			break;
 		case 'o':
-			if (ka_parse_onoff("--expect-read-only", optarg, &o->expect_ro, err,
+			if (ka_parse_onoff("--expect-read-only", optarg, &p->expect_ro, err,
 					   errlen) < 0)
 				return -1;
 			break;
@@ -175,11 +198,12 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 			if (parse_witnesses(o, optarg, err, errlen) < 0)
 				return -1;
 			break;
+		case 'c': p->witness_connect_only = 1; break;
 		case 'p':
-			if (ka_parse_hostport("--peer", optarg, 3306, o->peer.host,
-					      sizeof o->peer.host, &o->peer.port, err, errlen) < 0)
+			if (ka_parse_hostport("--peer", optarg, 3306, p->peer.host,
+					      sizeof p->peer.host, &p->peer.port, err, errlen) < 0)
 				return -1;
-			o->have_peer = 1;
+			p->have_peer = 1;
 			break;
 		case 'W':
 			/* 2+MAX stays below 126: never an exit code the shell gives meaning to. */
@@ -195,222 +219,45 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 	}
 	if (ka_args_no_operands(argc, argv, err, errlen) < 0)
 		return -1;
-	if (o->socket && o->host) {
-		snprintf(err, errlen, "--socket and --host exclude each other");
-		return -1;
-	}
-	return o->host ? parse_host(o, err, errlen) : 0;
+	return check_args(o, err, errlen);
 }
 
-static int set_result(struct result *r, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_result(struct result *r, int code, const char *fmt, ...)
+/* keepalived misc_dynamic: 1 = down, 2+W = up with weight W (FACTS 12). Returns the exit
+ * status; *weight is W, or -1 when down. */
+static int lvs_exit(const struct opts *o, const struct ka_probe_result *r, long *weight)
 {
-	va_list ap;
+	long max_lag = o->probe.max_lag, w = o->lvs_weight;
 
-	r->code = code;
-	va_start(ap, fmt);
-	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-/* The one real query every run makes: read_only and the GTID position. */
-static int probe_basics(struct ka_db *db, struct result *r, int64_t deadline)
-{
-	char err[512];
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-
-	if (ka_db_query(db, "SELECT @@global.read_only, @@global.gtid_current_pos", &res,
-			deadline, err, sizeof err) < 0)
-		return set_result(r, ka_db_exit_code(db), "%s", err);
-	if (!res || !(row = mysql_fetch_row(res))) {
-		if (res)
-			mysql_free_result(res);
-		return set_result(r, KA_UNFIT, "server returned no row for the status query");
-	}
-	r->read_only = row[0] && strcmp(row[0], "0") != 0;
-	snprintf(r->gtid, sizeof r->gtid, "%s", row[1] ? row[1] : "");
-	mysql_free_result(res);
-	return KA_OK;
-}
-
-static const char *field(MYSQL_RES *res, MYSQL_ROW row, const char *name)
-{
-	int i = ka_db_column(res, name);
-
-	return (i >= 0 && row[i]) ? row[i] : NULL;
-}
-
-/* Judges one SHOW ALL SLAVES STATUS row; the first failing condition wins. */
-static int judge_replica_row(const struct opts *o, struct result *r, MYSQL_RES *res,
-			     MYSQL_ROW row)
-{
-	const char *conn = field(res, row, "Connection_name");
-	const char *io = field(res, row, "Slave_IO_Running");
-	const char *sql = field(res, row, "Slave_SQL_Running");
-	const char *lag = field(res, row, "Seconds_Behind_Master");
-	const char *name = (conn && *conn) ? conn : "default";
-
-	snprintf(r->io, sizeof r->io, "%s", io ? io : "?");
-	snprintf(r->sql, sizeof r->sql, "%s", sql ? sql : "?");
-	r->lag = lag ? atol(lag) : -1;
-	if (!io || strcmp(io, "Yes") != 0) {
-		const char *e = field(res, row, "Last_IO_Error");
-		return set_result(r, KA_IO_STOPPED, "replication IO thread of connection '%s' is %s%s%s",
-				  name, io ? io : "unknown", e && *e ? ": " : "", e ? e : "");
-	}
-	if (!sql || strcmp(sql, "Yes") != 0) {
-		const char *e = field(res, row, "Last_SQL_Error");
-		return set_result(r, KA_SQL_STOPPED, "replication SQL thread of connection '%s' is %s%s%s",
-				  name, sql ? sql : "unknown", e && *e ? ": " : "", e ? e : "");
-	}
-	if (o->max_lag >= 0 && r->lag < 0)
-		return set_result(r, KA_LAGGING, "replication lag of connection '%s' is unknown "
-				  "(Seconds_Behind_Master NULL)", name);
-	if (o->max_lag >= 0 && r->lag > o->max_lag)
-		return set_result(r, KA_LAGGING, "replication lag of connection '%s' is %ld s, "
-				  "above --max-lag %ld", name, r->lag, o->max_lag);
-	return KA_OK;
-}
-
-/* Every configured replication connection must be healthy (multi-source aware);
- * no connection configured means a primary, which passes. */
-static int check_replication(struct ka_db *db, const struct opts *o, struct result *r,
-			     int64_t deadline)
-{
-	char err[512];
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int code = KA_OK;
-	long worst_lag = 0;
-
-	if (ka_db_query(db, "SHOW ALL SLAVES STATUS", &res, deadline, err, sizeof err) < 0)
-		return set_result(r, ka_db_exit_code(db), "%s", err);
-	while (res && (row = mysql_fetch_row(res)) && code == KA_OK) {
-		const char *mh = field(res, row, "Master_Host");
-		if (!mh || !*mh)
-			continue;
-		r->replica = 1;
-		code = judge_replica_row(o, r, res, row);
-		if (r->lag < 0 || (worst_lag >= 0 && r->lag > worst_lag))
-			worst_lag = r->lag;
-	}
-	if (res)
-		mysql_free_result(res);
-	if (r->replica && code == KA_OK)
-		r->lag = worst_lag;
-	return code;
-}
-
-static int check_witness(const struct opts *o, struct result *r, int64_t deadline)
-{
-	char err[512];
-	int i = ka_tcp_any_accepts(o->witness, o->nwitness, deadline, err, sizeof err);
-
-	if (i < 0)
-		return set_result(r, KA_ISOLATED, "no witness reachable: %s", err);
-	snprintf(r->witness, sizeof r->witness, "%s:%u", o->witness[i].host, o->witness[i].port);
-	return KA_OK;
-}
-
-/* Split-brain guard: only a writable local node asks. An unreachable peer is fine. */
-static int check_peer(const struct opts *o, const struct ka_conn *local, struct result *r,
-		      int64_t deadline)
-{
-	struct ka_dbaddr a = local->addr;
-	struct ka_db peer;
-	struct ka_gtid_set mine, theirs;
-	char err[512], ro[8], pos[512], ahead[512];
-
-	a.host = o->peer.host;
-	a.port = o->peer.port;
-	a.socket = NULL;
-	if (ka_db_connect(&peer, &a, deadline, err, sizeof err) < 0) {
-		snprintf(r->peer, sizeof r->peer, "unreachable");
-		ka_log_debug("peer not asked: %s", err);
-		ka_db_close(&peer);
-		return KA_OK;
-	}
-	int q1 = ka_db_value(&peer, "SELECT @@global.read_only", ro, sizeof ro, NULL, deadline,
-			     err, sizeof err);
-	int q2 = q1 ? -1 : ka_db_value(&peer, "SELECT @@global.gtid_current_pos", pos,
-				       sizeof pos, NULL, deadline, err, sizeof err);
-	ka_db_close(&peer);
-	if (q1 || q2) {
-		snprintf(r->peer, sizeof r->peer, "unanswered");
-		ka_log_debug("peer did not answer: %s", err);
-		return KA_OK;
-	}
-	if (strcmp(ro, "0") != 0) {
-		snprintf(r->peer, sizeof r->peer, "read-only");
-		return KA_OK;
-	}
-	snprintf(r->peer, sizeof r->peer, "writable");
-	if (ka_gtid_parse(r->gtid, &mine, err, sizeof err) < 0 ||
-	    ka_gtid_parse(pos, &theirs, err, sizeof err) < 0)
-		return set_result(r, KA_SPLIT_BRAIN, "peer %s:%u is writable too and positions "
-				  "cannot be compared: %s", o->peer.host, o->peer.port, err);
-	if (ka_gtid_missing(&mine, &theirs, ahead, sizeof ahead) > 0)
-		return set_result(r, KA_SPLIT_BRAIN, "peer %s:%u is writable too and holds "
-				  "transactions this node lacks: %s", o->peer.host, o->peer.port,
-				  ahead);
-	return KA_OK;
-}
-
-/* Runs the checks in order; returns the exit code (before LVS mapping). */
-static int run_checks(const struct opts *o, struct ka_conn *c, struct ka_db *db,
-		      struct result *r, int64_t deadline)
-{
-	char err[512];
-	int code;
-
-	if (ka_db_connect(db, &c->addr, deadline, err, sizeof err) < 0)
-		return set_result(r, ka_db_exit_code(db), "%s", err);
-	r->connected = 1;
-	if ((code = probe_basics(db, r, deadline)) != KA_OK)
-		return code;
-	if (o->expect_ro >= 0 && o->expect_ro != r->read_only)
-		return set_result(r, KA_UNFIT, "read_only is %s, expected %s",
-				  r->read_only ? "ON" : "OFF", o->expect_ro ? "ON" : "OFF");
-	if (o->replication && (code = check_replication(db, o, r, deadline)) != KA_OK)
-		return code;
-	if (o->nwitness && (code = check_witness(o, r, deadline)) != KA_OK)
-		return code;
-	if (o->have_peer && r->read_only == 0 && (code = check_peer(o, c, r, deadline)) != KA_OK)
-		return code;
-	return set_result(r, KA_OK, "healthy");
-}
-
-/* keepalived misc_dynamic: 1 = down, 2+W = up with weight W (FACTS 12). */
-static int lvs_exit(const struct opts *o, struct result *r)
-{
 	if (r->code != KA_OK) {
-		r->weight = -1;
+		*weight = -1;
 		return 1;
 	}
-	r->weight = o->lvs_weight;
-	if (r->replica && o->max_lag > 0 && r->lag >= 0)
-		r->weight = o->lvs_weight * (o->max_lag - r->lag) / o->max_lag;
-	else if (r->replica && o->max_lag == 0 && r->lag > 0)
-		r->weight = 0;
-	if (r->weight < 0)
-		r->weight = 0;
-	return 2 + (int)r->weight;
+	if (r->replica && max_lag > 0 && r->lag >= 0)
+		w = o->lvs_weight * (max_lag - r->lag) / max_lag;
+	else if (r->replica && max_lag == 0 && r->lag > 0)
+		w = 0;
+	*weight = w < 0 ? 0 : w;
+	return 2 + (int)*weight;
 }
 
-static const char *role_of(const struct opts *o, const struct result *r)
+static const char *role_of(const struct opts *o, const struct ka_probe_result *r)
 {
-	if (!r->connected)
+	if (!r->connected || r->read_only < 0)
 		return "unknown";
-	if (!o->replication)
+	if (!o->probe.replication)
 		return r->read_only ? "read-only" : "writable";
+	if (r->detached)
+		return "detached";
 	return r->replica ? "replica" : "primary";
 }
 
-static void print_line(const struct opts *o, const struct result *r, int64_t elapsed)
+static const char *witness_of(const struct ka_probe_result *r)
+{
+	return r->witness[0] ? r->witness : "none";
+}
+
+static void print_line(const struct opts *o, const struct ka_probe_result *r, long weight,
+		       int64_t elapsed)
 {
 	char lag[24] = "-";
 
@@ -419,22 +266,23 @@ static void print_line(const struct opts *o, const struct result *r, int64_t ela
 	printf("%s %s", r->code == KA_OK ? "OK" : "FAIL", r->reason);
 	printf(" | code=%d role=%s read_only=%s", r->code, role_of(o, r),
 	       r->read_only < 0 ? "?" : r->read_only ? "ON" : "OFF");
-	if (o->replication)
+	if (o->probe.replication)
 		printf(" io=%s sql=%s lag=%s", r->replica ? r->io : "-",
 		       r->replica ? r->sql : "-", r->replica ? lag : "-");
 	printf(" gtid=%s", r->gtid[0] ? r->gtid : "-");
-	if (o->nwitness)
-		printf(" witness=%s", r->witness[0] ? r->witness : "none");
-	if (o->have_peer)
+	if (o->probe.nwitness)
+		printf(" witness=%s", witness_of(r));
+	if (o->probe.have_peer)
 		printf(" peer=%s", r->peer[0] ? r->peer : "not-asked");
 	if (o->lvs_weight)
-		printf(" weight=%ld", r->weight);
+		printf(" weight=%ld", weight);
 	printf(" elapsed_ms=%lld\n", (long long)elapsed);
 }
 
-static void print_json(const struct opts *o, const struct result *r, int64_t elapsed)
+static void print_json(const struct opts *o, const struct ka_probe_result *r, long weight,
+		       int64_t elapsed)
 {
-	struct ka_json j;
+	static struct ka_json j;   /* 16 KB */
 
 	ka_json_begin(&j);
 	ka_json_str(&j, "status", r->code == KA_OK ? "OK" : "FAIL");
@@ -447,7 +295,7 @@ static void print_json(const struct opts *o, const struct result *r, int64_t ela
 	else
 		ka_json_bool(&j, "read_only", r->read_only);
 	ka_json_str(&j, "gtid", r->gtid[0] ? r->gtid : NULL);
-	if (o->replication) {
+	if (o->probe.replication) {
 		ka_json_str(&j, "io", r->replica ? r->io : NULL);
 		ka_json_str(&j, "sql", r->replica ? r->sql : NULL);
 		if (r->replica && r->lag >= 0)
@@ -455,13 +303,13 @@ static void print_json(const struct opts *o, const struct result *r, int64_t ela
 		else
 			ka_json_null(&j, "lag");
 	}
-	if (o->nwitness)
+	if (o->probe.nwitness)
 		ka_json_str(&j, "witness", r->witness[0] ? r->witness : NULL);
-	if (o->have_peer)
+	if (o->probe.have_peer)
 		ka_json_str(&j, "peer", r->peer[0] ? r->peer : "not-asked");
 	if (o->lvs_weight) {
-		if (r->weight >= 0)
-			ka_json_int(&j, "weight", r->weight);
+		if (weight >= 0)
+			ka_json_int(&j, "weight", weight);
 		else
 			ka_json_null(&j, "weight");
 	}
@@ -512,17 +360,33 @@ static void print_report(struct ka_db *db, int64_t deadline)
 	}
 }
 
+/* Syslog for the run: a split brain (or a guard that cannot rule one out) is an error,
+ * any other failure a warning; a passing run with something odd, a warning. */
+static void log_result(const struct ka_probe_result *r)
+{
+	if (r->code == KA_SPLIT_BRAIN)
+		ka_log_err("FAIL (exit %d, %s): %s", r->code, ka_exit_name(r->code), r->reason);
+	else if (r->code != KA_OK)
+		ka_log_warn("FAIL (exit %d, %s): %s", r->code, ka_exit_name(r->code), r->reason);
+	else if (r->note[0])
+		ka_log_warn("%s", r->note);
+	if (r->peer_why[0])
+		ka_log_debug("%s", r->peer_why);
+}
+
 int main(int argc, char **argv)
 {
-	struct opts o;
+	static struct opts o;
+	static struct ka_probe_result r;   /* three GTID texts: off the stack */
 	struct ka_conn c;
 	struct ka_db db = { 0 };
-	struct result r = { .read_only = -1, .lag = -1, .weight = -1 };
 	char err[512];
+	long weight = -1;
 	int code;
 
 	ka_sig_exit_on_term(KA_TIMEOUT);
-	r.started = ka_now_ms();
+	int64_t started = ka_now_ms();
+	ka_probe_result_init(&r);
 	switch (parse_args(argc, argv, &o, err, sizeof err)) {
 	case 1:
 		return KA_OK;
@@ -530,27 +394,27 @@ int main(int argc, char **argv)
 		return ka_args_usage_error(PROG, err, usage);
 	}
 	ka_log_open(PROG, o.verbose);
-	int64_t deadline = r.started + o.timeout_ms;
+	int64_t deadline = started + o.probe.timeout_ms;
 	if (ka_conn_setup(&c, o.defaults_file, client_groups, o.host, o.port, o.socket, err,
 			  sizeof err) < 0) {
 		ka_log_err("%s", err);
-		set_result(&r, KA_CONFIG, "%s", err);
-	} else {
-		run_checks(&o, &c, &db, &r, deadline);
-		if (o.verbose && r.connected && !db.timed_out) {
+		r.code = KA_CONFIG;
+		snprintf(r.reason, sizeof r.reason, "%s", err);
+	} else if (ka_probe_connect(&db, &c.addr, &r, deadline) == KA_OK) {
+		ka_probe_node(&o.probe, &c.addr, &db, &r, deadline);
+		if (o.verbose && !db.timed_out) {
 			char target[300];
 			fprintf(stderr, PROG ": report for '%s'\n", ka_conn_target(&c, target, sizeof target));
 			print_report(&db, deadline);
 		}
 	}
 	ka_db_close(&db);
-	int64_t elapsed = ka_now_ms() - r.started;
-	code = o.lvs_weight ? lvs_exit(&o, &r) : r.code;
+	int64_t elapsed = ka_now_ms() - started;
+	code = o.lvs_weight ? lvs_exit(&o, &r, &weight) : r.code;
 	if (o.json)
-		print_json(&o, &r, elapsed);
+		print_json(&o, &r, weight, elapsed);
 	else
-		print_line(&o, &r, elapsed);
-	if (r.code != KA_OK)
-		ka_log_warn("FAIL (exit %d, %s): %s", r.code, ka_exit_name(r.code), r.reason);
+		print_line(&o, &r, weight, elapsed);
+	log_result(&r);
 	return code;
 }

@@ -45,12 +45,31 @@ int ka_is_numeric_ip(const char *h)
 	return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
 }
 
-int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
-		      size_t hostlen, unsigned int *port, char *err, size_t errlen)
+/* 1 when s, a bare IPv6 address, could also be read as ADDRESS:PORT: its last group is
+ * decimal and what comes before it is an address too ("2001:db8::12:3307"). */
+static int ipv6_port_ambiguous(const char *s)
+{
+	const char *last = strrchr(s, ':');
+	char head[64];
+	unsigned char buf[16];
+	size_t hl;
+
+	if (!last || !last[1] || strspn(last + 1, "0123456789") != strlen(last + 1))
+		return 0;
+	hl = (size_t)(last - s);
+	if (hl == 0 || hl >= sizeof head)
+		return 0;
+	memcpy(head, s, hl);
+	head[hl] = '\0';
+	return inet_pton(AF_INET6, head, buf) == 1;
+}
+
+int ka_split_hostport(const char *opt, const char *s, char *host, size_t hostlen,
+		      unsigned int *port, char *err, size_t errlen)
 {
 	const char *hs = s, *colon;
 	size_t hl;
-	long p = default_port;
+	long p = 0;
 
 	if (*s == '[') {
 		const char *rb = strchr(s, ']');
@@ -64,7 +83,7 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 	} else {
 		colon = strrchr(s, ':');
 		if (colon && strchr(s, ':') != colon)
-			colon = NULL;   /* bare IPv6 without brackets: no port */
+			colon = NULL;   /* bare IPv6: an address without a port */
 		hl = colon ? (size_t)(colon - s) : strlen(s);
 	}
 	if (hl == 0 || hl >= hostlen)
@@ -76,19 +95,39 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 		p = strtol(colon + 1, &end, 10);
 		if (colon[1] == '\0' || *end || p < 1 || p > 65535)
 			goto bad;
-	} else if (!default_port) {
-		goto bad;
 	}
 	if (!ka_is_numeric_ip(host)) {
 		snprintf(err, errlen, "invalid address '%s' for %s: use a numeric IP address, "
 			 "not a name", s, opt);
 		return -1;
 	}
+	if (*s != '[' && ipv6_port_ambiguous(host)) {
+		snprintf(err, errlen, "ambiguous address '%s' for %s: write an IPv6 address with "
+			 "a port as [ADDRESS]:PORT, and this address alone as [%s]", s, opt, s);
+		return -1;
+	}
 	*port = (unsigned int)p;
 	return 0;
 bad:
-	snprintf(err, errlen, "invalid address '%s' for %s: expected HOST:PORT", s, opt);
+	snprintf(err, errlen, "invalid address '%s' for %s: expected HOST:PORT or [IPV6]:PORT",
+		 s, opt);
 	return -1;
+}
+
+int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
+		      size_t hostlen, unsigned int *port, char *err, size_t errlen)
+{
+	unsigned int p;
+
+	if (ka_split_hostport(opt, s, host, hostlen, &p, err, errlen) < 0)
+		return -1;
+	if (!p && !default_port) {
+		snprintf(err, errlen, "invalid address '%s' for %s: expected HOST:PORT%s", s, opt,
+			 strchr(host, ':') ? " (an IPv6 address with a port is [ADDRESS]:PORT)" : "");
+		return -1;
+	}
+	*port = p ? p : default_port;
+	return 0;
 }
 
 static void print_code(int code, const char *name, const char *meaning, void *arg)

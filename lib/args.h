@@ -38,8 +38,14 @@ int ka_parse_long(const char *opt, const char *s, long min, long max, long *out,
 /* "on"/"off"/"1"/"0"/"yes"/"no" into 1 or 0. */
 int ka_parse_onoff(const char *opt, const char *s, int *out, char *err, size_t errlen);
 
-/* "HOST:PORT", "[V6]:PORT" or "HOST" (default_port, 0 = port required). HOST must be a
- * numeric address: a check never waits on DNS (FACTS 31). */
+/* "HOST:PORT", "[V6]:PORT", "[V6]" or "HOST" into host and port (0 when none was
+ * given). HOST must be a numeric address: a check never waits on DNS (FACTS 31). A bare
+ * IPv6 address is an address without a port; one that could also be read as
+ * ADDRESS:PORT ("2001:db8::12:3307") is refused as ambiguous: brackets decide. */
+int ka_split_hostport(const char *opt, const char *s, char *host, size_t hostlen,
+		      unsigned int *port, char *err, size_t errlen);
+
+/* ka_split_hostport with default_port when no port was given (0 = port required). */
 int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
 		      size_t hostlen, unsigned int *port, char *err, size_t errlen);
 

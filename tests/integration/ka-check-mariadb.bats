@@ -3,7 +3,9 @@
 #   p  primary (23301)          r  GTID replica of p, read_only (23302)
 #   h  standalone, gets SIGSTOPped (23303)
 #   mm1/mm2 master-master pair (23305/23306)
-#   w1/w2 two writable standalone nodes for the split-brain guard (23307/23308)
+#   w1/w2 two writable standalone nodes for the split-brain guard (23307/23308); each
+#         test that uses them starts from empty GTID histories (fresh_pair)
+# Witnesses on loopback need KA_TEST_LOCAL_WITNESS=1: the checker refuses local addresses.
 
 setup_file() {
 	load ../helpers/common
@@ -20,6 +22,11 @@ setup_file() {
 	mdb_replicate mm2 mm1
 	mdb_replicate mm1 mm2
 	mdb_wait_synced r p
+	local n
+	for n in w1 w2; do
+		mdb_sql "$n" "SET sql_log_bin=0; CREATE DATABASE s;
+			CREATE TABLE s.b (id BIGINT AUTO_INCREMENT PRIMARY KEY); SET sql_log_bin=1"
+	done
 	local dir
 	dir=$(mdb_root)
 	mdb_cnf - "$dir/check.cnf" ka_check "$KA_DB_PASS_CHECK"
@@ -38,9 +45,45 @@ setup() {
 	load ../helpers/mariadb
 }
 
+teardown() {
+	stop_silent_listener
+	local pid
+	pid=$(mdb_pid h)
+	[ -z "$pid" ] || kill -CONT "$pid" 2>/dev/null || true
+}
+
 check() {
 	ka-check-mariadb --defaults-file "$CNF" "$@"
 }
+
+# w1 and w2 standalone, writable, with empty tables and empty GTID histories.
+fresh_pair() {
+	local n
+	for n in w1 w2; do
+		mdb_sql "$n" "STOP ALL SLAVES; RESET SLAVE ALL; SET sql_log_bin=0; TRUNCATE s.b;
+			SET sql_log_bin=1; RESET MASTER; SET GLOBAL gtid_slave_pos='';
+			SET GLOBAL read_only=0"
+	done
+}
+
+# Writes one transaction on NODE as GTID D-S-N, as a DBA does by hand with the session's
+# gtid_domain_id, server_id and gtid_seq_no.
+gtid_write() {
+	mdb_sql "$1" "SET gtid_domain_id=$2; SET server_id=$3; SET gtid_seq_no=$4;
+		INSERT INTO s.b VALUES ()"
+}
+
+# SQL for COUNT transactions on one node, each in its own domain FIRST.. with long ids.
+many_domains_sql() {
+	local first=$1 count=$2 sid=$3 i
+	for ((i = 0; i < count; i++)); do
+		echo "SET gtid_domain_id=$((first + i)); SET server_id=$sid;"
+		echo "SET gtid_seq_no=18446744073709551000; INSERT INTO s.b VALUES ();"
+	done
+}
+
+w1_check() { check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23308 "$@"; }
+w2_check() { check --host 127.0.0.1 --port 23308 --peer 127.0.0.1:23307 "$@"; }
 
 @test "exits 0 on a healthy primary and says it is writable" {
 	run -0 check --host 127.0.0.1 --port 23301
@@ -205,7 +248,8 @@ check() {
 	run -0 check --host 127.0.0.1 --port 23302 --expect-read-only on
 }
 
-@test "exits 0 when a witness accepts and 10 when none does" {
+@test "exits 0 when a witness sends its banner and 10 when none answers" {
+	export KA_TEST_LOCAL_WITNESS=1
 	run -0 check --host 127.0.0.1 --port 23301 --witness 127.0.0.1:23339,127.0.0.1:23302
 	assert_output --partial "witness=127.0.0.1:23302"
 	timed run -10 check --host 127.0.0.1 --port 23301 --witness 127.0.0.1:23338,127.0.0.1:23339 --timeout 500
@@ -213,25 +257,208 @@ check() {
 	[ "$TIMED_MS" -lt 2000 ]
 }
 
-@test "exits 11 when the peer is writable too and holds transactions this node lacks" {
-	mdb_sql w1 "CREATE DATABASE s; CREATE TABLE s.a (id INT PRIMARY KEY)"
-	mdb_sql w2 "CREATE DATABASE s; CREATE TABLE s.a (id INT PRIMARY KEY);
-		INSERT INTO s.a VALUES (1); INSERT INTO s.a VALUES (2); INSERT INTO s.a VALUES (3)"
-	run -11 check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23308
-	assert_output --partial "peer 127.0.0.1:23308 is writable too and holds transactions this node lacks: 0-8-5 > 0-7-2"
+@test "counts a witness that completes the handshake but sends nothing only under --witness-connect-only" {
+	export KA_TEST_LOCAL_WITNESS=1
+	start_silent_listener 23336
+	timed run -10 check --host 127.0.0.1 --port 23301 --witness 127.0.0.1:23336 --timeout 500
+	assert_output --partial "no witness reachable: 127.0.0.1:23336 timed out (no handshake, or no byte after it)"
+	[ "$TIMED_MS" -lt 2000 ]
+	run -0 check --host 127.0.0.1 --port 23301 --witness 127.0.0.1:23336 --witness-connect-only
+	assert_output --partial "witness=127.0.0.1:23336"
+}
+
+@test "counts no witness that accepts and closes without a byte" {
+	export KA_TEST_LOCAL_WITNESS=1
+	socat TCP-LISTEN:23334,bind=127.0.0.1,fork,reuseaddr /dev/null 3>&- &
+	LISTENER_PID=$!
+	local i
+	for i in $(seq 50); do ss -ltn | grep -q '127.0.0.1:23334 ' && break; sleep 0.1; done
+	run -10 check --host 127.0.0.1 --port 23301 --witness 127.0.0.1:23334
+	assert_output --partial "127.0.0.1:23334 closed the connection without sending anything"
+}
+
+@test "exits 11 on the stale writable node and 0 on the promoted one: ahead is lineage, not gtid_current_pos" {
+	# w2 replicated w1 up to 0-7-3, was promoted and wrote 0-8-4; w1, still writable,
+	# holds nothing w2 lacks. On w2 gtid_current_pos is 0-8-4 alone: 0-7-3 is held
+	# through gtid_binlog_state and gtid_slave_pos.
+	fresh_pair
+	mdb_replicate w2 w1
+	mdb_sql w1 "INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES ()"
+	mdb_wait_synced w2 w1
+	mdb_sql w2 "STOP SLAVE; RESET SLAVE ALL; INSERT INTO s.b VALUES ()"
+	[ "$(mdb_sql w2 'SELECT @@gtid_current_pos')" = 0-8-4 ]
+	run -0 w2_check
+	assert_output --partial "peer=writable"
+	run -11 w1_check
+	assert_output --partial "peer '127.0.0.1:23308' is writable too and ahead of this node: this node lacks 1 GTID: 0-8-4 (holds 0-7-3)"
 	assert_output --partial "peer=writable"
 }
 
-@test "exits 0 when the writable peer is behind this node" {
-	run -0 check --host 127.0.0.1 --port 23308 --peer 127.0.0.1:23307
-	assert_output --partial "peer=writable"
+@test "fails closed with exit 11 on both nodes when the stale node holds writes the promoted one never got" {
+	# The issue's repro: w1 wrote 0-7-4 and 0-7-5 after w2 stopped replicating, w2 was
+	# promoted and wrote 0-8-4. Neither holds the other's writes: no automatic winner.
+	fresh_pair
+	mdb_replicate w2 w1
+	mdb_sql w1 "INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES ()"
+	mdb_wait_synced w2 w1
+	mdb_sql w2 "STOP SLAVE; RESET SLAVE ALL"
+	mdb_sql w1 "INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES ()"
+	mdb_sql w2 "INSERT INTO s.b VALUES ()"
+	run -11 w1_check
+	assert_output --partial "peer '127.0.0.1:23308' is writable too and the GTID histories diverged: this node lacks 1 GTID: 0-8-4 (holds 0-7-5); the peer lacks 1 GTID: 0-7-5 (holds 0-8-4)"
+	assert_output --partial "gtid_current_pos here '0-7-5', on the peer '0-8-4'"
+	assert_output --partial "pick the survivor, make the other read-only or stop it"
+	run -11 w2_check
+	assert_output --partial "this node lacks 1 GTID: 0-7-5 (holds 0-8-4); the peer lacks 1 GTID: 0-8-4 (holds 0-7-5)"
 }
 
-@test "exits 0 when the peer is read-only or unreachable" {
-	run -0 check --host 127.0.0.1 --port 23301 --peer 127.0.0.1:23302
+@test "fails closed on both nodes at the same seq_no from two servers" {
+	fresh_pair
+	gtid_write w1 0 7 5
+	gtid_write w2 0 8 5
+	run -11 w1_check
+	assert_output --partial "diverged: this node lacks 1 GTID: 0-8-5 (holds 0-7-5); the peer lacks 1 GTID: 0-7-5 (holds 0-8-5)"
+	run -11 w2_check
+	assert_output --partial "diverged"
+}
+
+@test "fails closed on both nodes when each holds a domain the other lacks, and passes once the operator makes one read-only" {
+	fresh_pair
+	gtid_write w1 0 7 5
+	gtid_write w1 1 7 1
+	gtid_write w2 0 8 5
+	gtid_write w2 2 8 1
+	run -11 w1_check
+	assert_output --partial "diverged: this node lacks 2 GTIDs: "
+	assert_output --partial "0-8-5 (holds 0-7-5)"
+	assert_output --partial "2-8-1 (domain 2 missing)"
+	assert_output --partial "the peer lacks 2 GTIDs: "
+	assert_output --partial "1-7-1 (domain 1 missing)"
+	assert_output --regexp "gtid_current_pos here '(0-7-5,1-7-1|1-7-1,0-7-5)', on the peer '(0-8-5,2-8-1|2-8-1,0-8-5)'"
+	run -11 w2_check
+	assert_output --partial "1-7-1 (domain 1 missing)"
+	assert_output --partial "2-8-1 (domain 2 missing)"
+	# The operator picks w1: w2 goes read-only, and w1's next check passes.
+	mdb_sql w2 "SET GLOBAL read_only=1"
+	run -0 w1_check
 	assert_output --partial "peer=read-only"
+	run -0 w2_check
+	assert_output --partial "peer=not-asked"
+}
+
+@test "exits 0 when the writable peer is behind this node or holds the same" {
+	fresh_pair
+	gtid_write w1 0 7 1
+	gtid_write w2 0 7 1
+	run -0 w1_check
+	assert_output --partial "peer=writable"
+	gtid_write w1 0 7 2
+	run -0 w1_check
+	run -11 w2_check
+	assert_output --partial "ahead of this node: this node lacks 1 GTID: 0-7-2 (holds 0-7-1)"
+}
+
+@test "exits 11 when the peer answers but refuses the login, instead of counting it as gone" {
+	fresh_pair
+	gtid_write w2 0 8 1
+	mdb_sql w2 "SET sql_log_bin=0; ALTER USER ka_check@'127.0.0.1' IDENTIFIED BY 'rotated'"
+	run w1_check
+	mdb_sql w2 "SET sql_log_bin=0; ALTER USER ka_check@'127.0.0.1' IDENTIFIED BY '$KA_DB_PASS_CHECK'"
+	[ "$status" -eq 11 ]
+	assert_output --partial "peer '127.0.0.1:23308' answers but cannot be queried: cannot connect to '127.0.0.1:23308': Access denied"
+	assert_output --partial "cannot rule out"
+	assert_output --partial "peer=unqueryable"
+}
+
+@test "exits 11 when the peer answers but is saturated" {
+	# An account without CONNECTION ADMIN on a peer at max_connections: error 1040.
+	fresh_pair
+	mdb_sql w2 "SET sql_log_bin=0; ALTER USER ka_check@'127.0.0.1' WITH MAX_USER_CONNECTIONS 1"
+	mdb_sql w2 "SET sql_log_bin=0; REVOKE CONNECTION ADMIN ON *.* FROM ka_check@'127.0.0.1'"
+	mariadb --defaults-file="$CNF" -h127.0.0.1 -P23308 -e "SELECT SLEEP(10)" >/dev/null 2>&1 3>&- &
+	local holder=$!
+	mdb_wait_for w2 "SELECT 1 FROM information_schema.PROCESSLIST WHERE USER='ka_check'" 5
+	run w1_check
+	kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+	mdb_sql w2 "SET sql_log_bin=0; KILL USER ka_check;
+		ALTER USER ka_check@'127.0.0.1' WITH MAX_USER_CONNECTIONS 0;
+		GRANT CONNECTION ADMIN ON *.* TO ka_check@'127.0.0.1'"
+	[ "$status" -eq 11 ]
+	assert_output --partial "answers but cannot be queried"
+	assert_output --partial "max_user_connections"
+}
+
+@test "counts a peer as gone only when its port refuses, it has no route or its connect times out" {
+	fresh_pair
 	run -0 check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23339
 	assert_output --partial "peer=unreachable"
+	start_silent_listener 23337
+	timed run -0 check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23337 --timeout 500 --verbose
+	assert_output --partial "peer '127.0.0.1:23337' counts as gone: connect timed out"
+	assert_output --partial "peer=unreachable"
+	[ "$TIMED_MS" -lt 2000 ]
+	timed run -0 check --host 127.0.0.1 --port 23307 --peer 192.0.2.123 --timeout 500
+	assert_output --partial "peer=unreachable"
+	[ "$TIMED_MS" -lt 2000 ]
+}
+
+@test "compares GTID positions longer than 511 characters whole: a peer ahead in its last domain is seen" {
+	# 26 domains with 10-digit ids and 20-digit seq_nos: about 1000 characters.
+	fresh_pair
+	mdb_sql w1 "$(many_domains_sql 4000000001 26 4000000007)"
+	mdb_sql w2 "$(many_domains_sql 4000000001 26 4000000007)"
+	local last
+	last=$(mdb_sql w2 "SELECT @@gtid_binlog_pos" | tr , '\n' | tail -1 | cut -d- -f1)
+	mdb_sql w2 "SET gtid_domain_id=$last; SET server_id=4000000007; INSERT INTO s.b VALUES ()"
+	[ "$(mdb_sql w2 'SELECT LENGTH(@@gtid_binlog_pos)')" -gt 600 ]
+	run -11 w1_check
+	assert_output --partial "ahead of this node: this node lacks 1 GTID: $last-4000000007-18446744073709551001"
+	run -0 w2_check
+}
+
+@test "exits 1, never compares, when a GTID state is too long to read whole" {
+	# 400 domains of 42 characters each: longer than the 16383 characters read whole.
+	fresh_pair
+	mdb_sql w2 "$(many_domains_sql 4000000001 400 4000000008)"
+	[ "$(mdb_sql w2 'SELECT LENGTH(@@gtid_binlog_state)')" -gt 16383 ]
+	run -1 w1_check
+	assert_output --partial "peer '127.0.0.1:23308': gtid_binlog_state is too long to read whole"
+	run -1 check --host 127.0.0.1 --port 23308
+	assert_output --partial "this node: gtid_binlog_state is too long to read whole"
+}
+
+@test "reports the witness and the peer as not asked, exit 3, when the local queries spent the deadline" {
+	# The local server answers only after most of the deadline (SIGSTOP, continued at
+	# 1.7 s of 2 s): a witness or peer that then gets no answer in the time left is not
+	# evidence of isolation or of a gone peer.
+	local pid
+	pid=$(mdb_pid h)
+	kill -STOP "$pid"
+	( sleep 1.7; kill -CONT "$pid" ) 3>&- &
+	run check --host 127.0.0.1 --port 23303 --timeout 2000 --witness 192.0.2.123:22
+	wait
+	[ "$status" -eq 3 ]
+	assert_output --partial "witness not asked: deadline spent"
+	assert_output --partial "witness=not-asked"
+	refute_output --partial "no witness reachable"
+	kill -STOP "$pid"
+	( sleep 1.7; kill -CONT "$pid" ) 3>&- &
+	run check --host 127.0.0.1 --port 23303 --timeout 2000 --peer 192.0.2.123:3306
+	wait
+	[ "$status" -eq 3 ]
+	assert_output --partial "peer not asked: deadline spent"
+	assert_output --partial "peer=not-asked"
+}
+
+@test "calls a read-only node without replication detached under --replication, warns, and exits 0" {
+	fresh_pair
+	mdb_sql w2 "SET GLOBAL read_only=1"
+	run -0 check --host 127.0.0.1 --port 23308 --replication
+	assert_output --partial "role=detached read_only=ON io=- sql=- lag=-"
+	assert_output --partial "node is read-only and has no replication configured (detached)"
+	run -0 check --host 127.0.0.1 --port 23308 --replication --json
+	echo "$output" | grep '^{' | jq -e '.role == "detached" and .code == 0'
+	mdb_sql w2 "SET GLOBAL read_only=0"
 }
 
 @test "prints one JSON object with the result fields under --json" {

@@ -57,6 +57,54 @@ teardown() { stop_silent_listener; }
 	assert_output --partial "name different ports"
 }
 
+@test "takes --host [::1] with --port and refuses only a port that contradicts --port" {
+	run -2 ka-check-mariadb --host '[::1]' --port 23349
+	assert_output --partial "cannot connect to '::1:23349'"
+	run -2 ka-check-mariadb --host '[::1]:23349' --port 23349
+	run -2 ka-check-mariadb --host ::1 --port 23349
+	run -64 ka-check-mariadb --host '[::1]:23349' --port 3306
+	assert_output --partial "name different ports"
+}
+
+@test "refuses a bare IPv6 address with a port and takes the bracketed form" {
+	run -64 ka-check-mariadb --peer 2001:db8::12:3307
+	assert_output --partial "ambiguous address '2001:db8::12:3307' for --peer: write an IPv6 address with a port as [ADDRESS]:PORT"
+	run -64 ka-check-mariadb --witness 2001:db8::12:3307
+	assert_output --partial "ambiguous address"
+	run -64 ka-check-mariadb --witness 2001:db8::12
+	assert_output --partial "(an IPv6 address with a port is [ADDRESS]:PORT)"
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer '[2001:db8::12]:3307' --witness '[2001:db8::30]:22'
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer 2001:db8::12
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer '[2001:db8::12:3307]'
+}
+
+@test "refuses loopback, unspecified and this host's own addresses as witnesses" {
+	run -64 ka-check-mariadb --witness 127.0.0.1:22
+	assert_output --partial "witness '127.0.0.1:22' is a loopback address: a witness must be another host"
+	run -64 ka-check-mariadb --witness 192.0.2.30:22,127.0.0.2:7
+	assert_output --partial "witness '127.0.0.2:7' is a loopback address"
+	run -64 ka-check-mariadb --witness '[::1]:22'
+	assert_output --partial "witness '[::1]:22' is a loopback address"
+	run -64 ka-check-mariadb --witness '[::ffff:127.0.0.1]:22'
+	assert_output --partial "is a loopback address"
+	run -64 ka-check-mariadb --witness 0.0.0.0:22
+	assert_output --partial "is the unspecified address"
+	run -64 ka-check-mariadb --witness '[::]:22'
+	assert_output --partial "is the unspecified address"
+	local own
+	own=$(ip -o -4 addr show scope global | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+	[ -n "$own" ] || skip "this host has no global IPv4 address"
+	run -64 ka-check-mariadb --witness "$own:22"
+	assert_output --partial "witness '$own:22' is an address of this host (interface "
+}
+
+@test "refuses the peer as a witness and --witness-connect-only without --witness" {
+	run -64 ka-check-mariadb --peer 192.0.2.12 --witness 192.0.2.12:22
+	assert_output --partial "witness '192.0.2.12:22' is the peer: a witness must be a third host"
+	run -64 ka-check-mariadb --witness-connect-only
+	assert_output --partial "--witness-connect-only needs --witness"
+}
+
 @test "exits 64 on an lvs weight that would reach the shell's exit codes" {
 	run -64 ka-check-mariadb --lvs-weight 124
 	run -64 ka-check-mariadb --lvs-weight 0

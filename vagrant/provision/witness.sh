@@ -1,6 +1,7 @@
 #!/bin/bash
 # witness.sh: provisions the witness VM, the lab's ka-witness namespace on a real machine: a
-# TCP listener on NODE_IP:WITNESS_PORT that accepts and closes (socat, as lab_witness_up).
+# TCP listener on NODE_IP:WITNESS_PORT that sends a banner line and closes (socat, as
+# lab_witness_up): ka-check-mariadb counts a witness only when it sends a byte.
 # ka-check-mariadb --witness on the db nodes connects to it: a primary that reaches no
 # witness gives up the VIP (exit 10), so an isolated db1 steps down (scenario 6b).
 set -euo pipefail
@@ -15,14 +16,14 @@ main() {
 	vg_apt_install socat
 	vg_write_file /etc/systemd/system/ka-witness.service 0644 <<UNIT && changed=1
 # ka-mariadb witness (vagrant/provision/witness.sh): accepts TCP on ${V[NODE_IP]}:${V[WITNESS_PORT]}
-# and closes, for ka-check-mariadb --witness on the db nodes.
+# sends a banner line and closes, for ka-check-mariadb --witness on the db nodes.
 [Unit]
 Description=ka-mariadb witness: TCP ${V[NODE_IP]}:${V[WITNESS_PORT]} for ka-check-mariadb --witness
 After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/bin/socat TCP-LISTEN:${V[WITNESS_PORT]},bind=${V[NODE_IP]},fork,reuseaddr /dev/null
+ExecStart=/usr/bin/socat TCP-LISTEN:${V[WITNESS_PORT]},bind=${V[NODE_IP]},fork,reuseaddr "EXEC:echo SSH-2.0-ka-lab-witness"
 DynamicUser=yes
 AmbientCapabilities=CAP_NET_BIND_SERVICE
 Restart=always
