@@ -67,13 +67,30 @@ struct drill_outage {          /* first failed attempt after a success .. next a
 	int open;                  /* the run ended inside it */
 };
 
+/* Replication of a node other than the primary, as its SHOW SLAVE STATUS says. */
+enum repl_state {
+	REPL_UNKNOWN = 0,  /* not checked or could not be (unreachable, no SLAVE MONITOR) */
+	REPL_OK,           /* both threads run, source is the final primary */
+	REPL_BROKEN,       /* stopped on an error that means divergence (SQL thread, 1236) */
+	REPL_STOPPED,      /* SQL thread not running, no error */
+	REPL_CONNECTING,   /* IO thread not running or connecting, no divergence error */
+	REPL_NOT_REPLICA,  /* no replication configured */
+	REPL_OTHER_SOURCE, /* replicates from another server than the final primary */
+	REPL_SELF          /* the final primary itself, reached by another address */
+};
+
 struct drill_node {            /* verification on one server */
 	char server[DRILL_NAME];
 	int primary, reachable, caught_up;
+	int not_writer;            /* primary: reached a read-only or another server */
 	unsigned long server_id;
 	unsigned long rows, missing, duplicated, unacked_present;
 	unsigned long amb_present, amb_absent;
 	char error[512];
+	enum repl_state repl;
+	unsigned int repl_errno;
+	unsigned long repl_source_id;  /* Master_Server_Id */
+	char repl_error[320];
 };
 
 struct drill {
@@ -90,6 +107,7 @@ struct drill {
 
 	unsigned long attempted, acknowledged, failed, ambiguous;
 	unsigned long amb_committed, amb_reinserted;
+	unsigned long resolution_restarts; /* resolutions started over after a switch */
 	struct drill_pending {     /* an ambiguous write and the session that sent it */
 		uint32_t seq;
 		unsigned long thread_id, server_id;
@@ -118,7 +136,10 @@ struct drill {
 	struct drill_node nodes[DRILL_MAX_NODES];
 	size_t nnodes;
 	unsigned long lost, duplicated, unacked_present;
-	unsigned long amb_not_committed, amb_unresolved;
+	unsigned long not_caught_up;  /* rows missing on a node that is not caught up */
+	unsigned long amb_not_committed, amb_unresolved, amb_unfenced;
+	enum repl_state replication;  /* the worst other node: summary of the check */
+	int repl_checked;             /* nodes other than the primary were checked */
 
 	int code;
 	char reason[768];
@@ -142,6 +163,8 @@ void drill_close_outage(struct drill *d, int64_t t_end_ms);
 
 /* verify.c: fills nodes, lost, duplicated...; returns the exit code. */
 int drill_verify(struct drill *d);
+const char *drill_repl_name(enum repl_state r);
+const char *drill_replication_summary(const struct drill *d);
 
 /* report.c */
 void drill_print_json(const struct drill *d);

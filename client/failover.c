@@ -21,6 +21,7 @@
 
 #define KA_FO_MAX_RERUNS 3         /* re-runs of one statement, on top of the first run */
 #define KA_FO_READER_PAUSE_MS 5000 /* after the read session failed, reads use the writer */
+#define KA_FO_FENCE_ROUNDS 500     /* looks of one fence, 20 ms apart, within its deadline */
 
 void ka_fo_defaults(struct ka_fo_config *cfg)
 {
@@ -325,14 +326,33 @@ static int session_alive(struct ka_db *db)
 	return poll(&p, 1, 0) <= 0;
 }
 
-/* Reconnects after a loss without losing the loss's message in err. */
+/* 1 when the session holds work a new session would not continue: a transaction is
+ * open, or autocommit is off (the next statement opens one, and a new session would
+ * run it with autocommit on: committed at once). Read from the last answer's status. */
+static int session_has_txn(const struct ka_db *db)
+{
+	unsigned int st = db->my ? db->my->server_status : 0;
+
+	return db->my && ((st & SERVER_STATUS_IN_TRANS) || !(st & SERVER_STATUS_AUTOCOMMIT));
+}
+
+/* Reconnects after a loss without losing the loss's message in err, nor its errno
+ * in fo->err when the reconnect works (skipped read-only servers are no news). */
 static void reconnect_after_loss(struct ka_fo *fo, char *err, size_t errlen)
 {
 	char why[512];
 	size_t o = strlen(err);
+	unsigned int e = fo->err;
+	int timed_out = fo->timed_out, at_connect = fo->at_connect;
 
-	if (ka_fo_connect(fo, why, sizeof why) < 0 && o < errlen)
-		snprintf(err + o, errlen - o, "; then %s", why);
+	if (ka_fo_connect(fo, why, sizeof why) < 0) {
+		if (o < errlen)
+			snprintf(err + o, errlen - o, "; then %s", why);
+		return;
+	}
+	fo->err = e;
+	fo->timed_out = timed_out;
+	fo->at_connect = at_connect;
 }
 
 /* Runs sql on the writer session; see the header for the rules. */
@@ -345,7 +365,7 @@ static int exec_writer(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES *
 		int in_trans, sent;
 		if (ka_fo_connect(fo, err, errlen) < 0)
 			return KA_FO_UNAVAILABLE;
-		in_trans = (fo->db.my->server_status & SERVER_STATUS_IN_TRANS) != 0;
+		in_trans = session_has_txn(&fo->db) || (flags & KA_FO_PINNED);
 		if (!session_alive(&fo->db)) {
 			snprintf(err, errlen, "connection to '%s' was closed by the server",
 				 ka_fo_endpoint_name(fo, fo->cur, name, sizeof name));
@@ -427,7 +447,8 @@ int ka_fo_exec(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
 {
 	if (res)
 		*res = NULL;
-	if ((flags & KA_FO_READ) && fo->cfg.read_secondary && fo->cfg.n > 1) {
+	if ((flags & KA_FO_READ) && !(flags & KA_FO_PINNED) && fo->cfg.read_secondary &&
+	    fo->cfg.n > 1) {
 		int rc = exec_reader(fo, sql, res, err, errlen);
 		if (rc != 1)
 			return rc;
@@ -435,50 +456,72 @@ int ka_fo_exec(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
 	return exec_writer(fo, sql, flags, res, err, errlen);
 }
 
-/* Runs a one-value query through the writer session (idempotent). */
-static int fo_value(struct ka_fo *fo, const char *sql, char *out, size_t outlen, char *err,
-		    size_t errlen)
+/* Runs sql on the writer session as it is, never on another one: a lost connection
+ * drops the session (the caller reconnects and starts over) and is not re-run.
+ * Returns 0, or -1 with err filled (fo->db.my NULL when the session was lost). */
+static int run_here(struct ka_fo *fo, const char *sql, char *out, size_t outlen,
+		    int64_t deadline, char *err, size_t errlen)
 {
-	MYSQL_RES *res;
-	MYSQL_ROW r;
-	int rc = ka_fo_exec(fo, sql, KA_FO_IDEMPOTENT, &res, err, errlen);
+	int rc;
 
-	out[0] = '\0';
-	if (rc != KA_FO_OK)
-		return rc;
-	if (res && (r = mysql_fetch_row(res)) && r[0])
-		snprintf(out, outlen, "%s", r[0]);
-	if (res)
-		mysql_free_result(res);
-	return KA_FO_OK;
+	if (out)
+		rc = ka_db_value(&fo->db, sql, out, outlen, NULL, deadline, err, errlen) < 0 ? -1 : 0;
+	else
+		rc = ka_db_query(&fo->db, sql, NULL, deadline, err, errlen);
+	if (rc == 0)
+		return 0;
+	note_failure(fo, &fo->db);
+	if (fo->db.timed_out || ka_fo_is_connection_error(fo->db.err))
+		drop_writer(fo, fo->err, err);
+	return -1;
+}
+
+/* One look at the lost session id on the writer session: 1 gone, 0 still there (a
+ * KILL was sent), -1 failed (session dropped when the connection was lost). The
+ * PROCESSLIST row must also belong to our user: a thread id of another account is
+ * not ours to kill. */
+static int fence_step(struct ka_fo *fo, unsigned long id, int64_t deadline, char *err,
+		      size_t errlen)
+{
+	char sql[200], val[32];
+
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+		 "WHERE ID = %lu AND USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)", id);
+	if (run_here(fo, sql, val, sizeof val, deadline, err, errlen) < 0)
+		return -1;
+	if (strcmp(val, "0") == 0)
+		return 1;
+	snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
+	if (run_here(fo, sql, NULL, 0, deadline, err, errlen) < 0 && fo->err != 1094)
+		return -1;
+	return 0;
 }
 
 int ka_fo_fence(struct ka_fo *fo, char *err, size_t errlen)
 {
 	int64_t deadline = ka_deadline_in(fo->cfg.query_timeout_ms);
 	unsigned long id = fo->amb_thread_id;
-	char sql[128], val[32];
 
-	while (id) {
+	if (fo->hard_deadline && fo->hard_deadline < deadline)
+		deadline = fo->hard_deadline;
+	for (int round = 0; id; round++) {
 		if (ka_fo_connect(fo, err, errlen) < 0)
 			return -1;
+		/* Checked again after every reconnect: the id means something on that
+		 * server only. */
 		if (fo->server_id != fo->amb_server_id || id == mysql_thread_id(fo->db.my))
 			break;
-		snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-			 "WHERE ID = %lu", id);
-		if (fo_value(fo, sql, val, sizeof val, err, errlen) != KA_FO_OK)
-			return -1;
-		if (strcmp(val, "0") == 0)
+		int r = fence_step(fo, id, deadline, err, errlen);
+		if (r == 1)
 			break;
-		if (ka_now_ms() >= deadline || stopped(fo)) {
-			snprintf(err, errlen, "session %lu of the lost statement is still there on '%s'",
-				 id, ka_fo_current(fo));
+		if (r < 0 && fo->db.my)
+			return -1;   /* answered with an error: no way to tell */
+		if (ka_now_ms() >= deadline || stopped(fo) || round >= KA_FO_FENCE_ROUNDS) {
+			if (r == 0)
+				snprintf(err, errlen, "session %lu of the lost statement is still "
+					 "there on '%s'", id, ka_fo_current(fo));
 			return -1;
 		}
-		snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
-		int rc = ka_fo_exec(fo, sql, KA_FO_IDEMPOTENT, NULL, err, errlen);
-		if (rc != KA_FO_OK && !(rc == KA_FO_SQL_ERROR && fo->err == 1094))
-			return -1;
 		pause_ms(fo, 20);
 	}
 	fo->amb_thread_id = 0;
@@ -493,11 +536,14 @@ int ka_failover(struct ka_fo *fo, unsigned int err, char *errbuf, size_t errlen)
 		return 0;
 	snprintf(why, sizeof why, "%s (%u)", fo->db.my ? mysql_error(fo->db.my) : "connection lost",
 		 err);
+	int txn = session_has_txn(&fo->db);
 	fo->err = err;
 	fo->timed_out = 0;
 	fo->at_connect = 0;
 	drop_writer(fo, err, why);
-	return ka_fo_connect(fo, errbuf, errlen) < 0 ? -1 : 1;
+	if (ka_fo_connect(fo, errbuf, errlen) < 0)
+		return -1;
+	return txn ? 2 : 1;
 }
 
 void ka_fo_close(struct ka_fo *fo)

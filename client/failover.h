@@ -19,8 +19,34 @@
  * resolves it, best by a client-chosen unique id: look the id up on the new server,
  * present => it committed, absent => it did not (run it again). ka-drill does exactly
  * that. A statement that was provably not sent (the session was found closed before
- * sending, or 2006: the send itself failed) is re-run on the new server, unless a
- * transaction was open: then it returns KA_FO_TXN_LOST (redo it from BEGIN).
+ * sending, or 2006: the send itself failed) is re-run on the new server, unless the
+ * lost session held a transaction: then it returns KA_FO_TXN_LOST (redo it from BEGIN).
+ * A session holds a transaction when the server's last answer said so
+ * (SERVER_STATUS_IN_TRANS) or said autocommit is off (SET autocommit=0: the next
+ * statement opens one; on a new session it would run with autocommit on and commit at
+ * once, so a later ROLLBACK would undo nothing).
+ *
+ * What the library guarantees:
+ * - a statement is re-run on a new session only when it was provably not sent and the
+ *   lost session held no transaction, or when the caller flagged it idempotent (or a
+ *   read) and no transaction was open; a statement flagged KA_FO_PINNED is never
+ *   re-run on a new session;
+ * - every wait is bounded (query_timeout_ms, connect_timeout_ms, failover_timeout_ms,
+ *   max_rounds), and a new writer session answered @@read_only=0 (check_writable);
+ * - KA_FO_AMBIGUOUS and KA_FO_TXN_LOST come back to the caller, never hidden.
+ * What it does not:
+ * - a new session is a new session: NO session state is restored. Not autocommit,
+ *   sql_mode, time_zone, character set changes, the default database of a USE (the
+ *   one of cfg.database is set again), user variables (@x), temporary tables, prepared
+ *   statements, session variables of any kind, locks (LOCK TABLES, GET_LOCK). A caller
+ *   that sets any of them must set them again after a switch (on_switch, or a
+ *   KA_FO_TXN_LOST / KA_FO_AMBIGUOUS answer) and must not let a statement that depends
+ *   on them be re-run alone: flag it KA_FO_PINNED or keep autocommit off;
+ * - it cannot say whether an ambiguous statement committed (the caller looks it up),
+ *   nor fence an old primary that is hung rather than dead: a statement sitting in its
+ *   socket buffer can still run when it resumes (ka-drill's replication check shows
+ *   the result);
+ * - no automatic failback, no read-your-writes on the read session.
  *
  * Not thread-safe: one struct ka_fo per thread. The library never prints or exits.
  */
@@ -38,6 +64,12 @@
 /* Flags for ka_fo_exec(). */
 #define KA_FO_IDEMPOTENT 0x1 /* safe to run twice: re-run after an ambiguous loss */
 #define KA_FO_READ       0x2 /* a read: may go to the second server, implies IDEMPOTENT */
+#define KA_FO_PINNED     0x4 /* runs on the current writer session (opened first if
+			      * there is none, a switch) or not at all: never re-run
+			      * on a new one (KA_FO_TXN_LOST: not executed,
+			      * KA_FO_AMBIGUOUS: sent); never on the read session;
+			      * for work tied to one server, like a look-up after
+			      * ka_fo_fence() */
 
 /* What ka_fo_exec() returns. */
 enum ka_fo_rc {
@@ -46,7 +78,9 @@ enum ka_fo_rc {
 	KA_FO_UNAVAILABLE = -2, /* no endpoint usable within the deadline: not executed
 				 * (an idempotent statement may have run once) */
 	KA_FO_AMBIGUOUS = -3,   /* sent, then the connection was lost: may have committed */
-	KA_FO_TXN_LOST = -4     /* the connection of an open transaction was lost: rolled back */
+	KA_FO_TXN_LOST = -4     /* not executed: the lost session held a transaction (or
+				 * autocommit off: rolled back), or the statement was
+				 * KA_FO_PINNED and its session was gone before sending */
 };
 
 struct ka_fo_endpoint {
@@ -129,15 +163,22 @@ int ka_fo_exec(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES **res,
  * no longer commit behind the lookup's back. When the writer session is on the same
  * server (same @@server_id) as the lost one, waits until the lost session's thread is
  * gone from the PROCESSLIST, killing it (KILL CONNECTION, allowed on one's own
- * sessions) if needed, within the statement deadline. A different server is taken as
- * fenced: after a proper promotion the old primary no longer feeds it. Returns 0 when
- * fenced, -1 (err filled) when unsure: look up later. */
+ * sessions) if needed, within the statement deadline. The look and the KILL run on
+ * that one session, never re-run elsewhere; after a lost connection the server_id is
+ * compared again, so a thread id is never looked up or killed on another server. A
+ * different server is taken as fenced: after a proper promotion the old primary no
+ * longer feeds it. The fence holds for the writer session it returns on: look the
+ * write up on that session (KA_FO_PINNED) and start over when it moved (fo->switches
+ * changed). Returns 0 when fenced, -1 (err filled) when unsure: look up later. */
 int ka_fo_fence(struct ka_fo *fo, char *err, size_t errlen);
 
 /* The seed's entry point, for code that calls mysql_* on ka_fo_mysql() itself: after a
  * failed call with errno err, returns 0 when err is not a connection error (nothing
  * done: handle it), 1 when the session moved to a new endpoint (re-run the statement
- * only if it was not sent or is idempotent), -1 when no endpoint is usable (err filled). */
+ * only if it was not sent or is idempotent), 2 when it moved but the lost session held
+ * a transaction or had autocommit off (never re-run the statement alone: redo the
+ * transaction, and SET autocommit=0 again if you want it), -1 when no endpoint is
+ * usable (err filled). */
 int ka_failover(struct ka_fo *fo, unsigned int err, char *errbuf, size_t errlen);
 
 /* Makes sure a writer session exists (reconnecting as a failover would).

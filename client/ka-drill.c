@@ -7,10 +7,12 @@
  * (an autocommit INSERT: the statement is its own COMMIT). An OK is an acknowledgement.
  * A write lost after it was sent is ambiguous: after the reconnect the drill fences the
  * old session (ka_fo_fence) and looks the id up: present => committed (acknowledged
- * late), absent => not committed (inserted again, same id). Every error, switch and
- * acknowledgement is recorded with its time since start. At --duration (or SIGINT /
- * SIGTERM) writing stops, and drill_verify() counts the run's rows on the current
- * primary (and the other nodes with --verify-all / --verify-hosts).
+ * late), absent => not committed (inserted again, same id); the look-up and the
+ * re-insert stay on the session the fence ended on, and the resolution starts over
+ * when that session moved. Every error, switch and acknowledgement is recorded with
+ * its time since start. At --duration (or SIGINT / SIGTERM) writing stops, and
+ * drill_verify() counts the run's rows on the current primary (and the other nodes
+ * with --verify-all / --verify-hosts, whose replication from the primary it checks).
  */
 #include "drill.h"
 
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #define VERSION "0.1.0"
+#define RESOLVE_TRIES 3   /* starts of one resolution when the session keeps moving */
 
 static const char *const client_groups[] = { "client", "client-server", "client-mariadb",
 					      DRILL_PROG, NULL };
@@ -284,16 +287,35 @@ static void drop_pending(struct drill *d)
 	d->npending--;
 }
 
-/* Resolves the oldest ambiguous write: fence, look up, re-insert when absent.
- * Returns 0 when resolved, -1 when it must wait (the failure is recorded). */
-static int resolve_one(struct drill *d)
+/* Looks write seq up on the writer session only (never re-run elsewhere). Returns 1
+ * present, 0 absent, -1 failed (err filled). */
+static int lookup(struct drill *d, uint32_t seq, char *err, size_t errlen)
 {
-	struct drill_pending *p = &d->pending[0];
-	char sql[256], err[512], server[DRILL_NAME];
+	char sql[256];
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
-	int64_t t = drill_ms(d);
-	int rc;
+	int present;
+
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM `%s`.drill WHERE id = %llu",
+		 d->o.database, (unsigned long long)drill_id(d, seq));
+	if (ka_fo_exec(&d->fo, sql, KA_FO_READ | KA_FO_PINNED, &res, err, errlen) != KA_FO_OK)
+		return -1;
+	row = res ? mysql_fetch_row(res) : NULL;
+	present = row && row[0] && strcmp(row[0], "0") != 0;
+	if (res)
+		mysql_free_result(res);
+	return present;
+}
+
+/* One try at resolving p: fence, look up, re-insert when absent, the look-up and the
+ * re-insert on the session the fence ended on (the fence holds for that server only).
+ * Returns 0 resolved, -1 must wait (the failure is recorded), 1 the session moved
+ * during the try: start over. */
+static int resolve_on_one_session(struct drill *d, struct drill_pending *p, int64_t t)
+{
+	char sql[256], err[512], server[DRILL_NAME];
+	unsigned long sw;
+	int rc, present;
 
 	d->fo.amb_thread_id = p->thread_id;
 	d->fo.amb_server_id = p->server_id;
@@ -302,37 +324,33 @@ static int resolve_one(struct drill *d)
 		drill_fail(d, t, KA_FO_UNAVAILABLE, d->fo.err, server, err);
 		return -1;
 	}
-	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM `%s`.drill WHERE id = %llu",
-		 d->o.database, (unsigned long long)drill_id(d, p->seq));
-	rc = ka_fo_exec(&d->fo, sql, KA_FO_IDEMPOTENT, &res, err, sizeof err);
+	sw = d->fo.switches;
+	present = lookup(d, p->seq, err, sizeof err);
 	copy_server(server, sizeof server, &d->fo);
-	if (rc != KA_FO_OK) {
-		drill_fail(d, t, rc, d->fo.err, server, err);
+	if (d->fo.switches != sw)
+		return 1;
+	if (present < 0) {
+		drill_fail(d, t, KA_FO_UNAVAILABLE, d->fo.err, server, err);
 		return -1;
 	}
-	row = res ? mysql_fetch_row(res) : NULL;
-	int present = row && row[0] && strcmp(row[0], "0") != 0;
-	if (res)
-		mysql_free_result(res);
 	if (present) {
 		ka_log_debug("ambiguous write %u: present on %s, committed", p->seq, server);
 		d->amb_committed++;
 		drill_ack(d, p->seq, drill_ms(d), server, d->fo.server_id);
-		drop_pending(d);
 		return 0;
 	}
 	snprintf(sql, sizeof sql, "INSERT INTO `%s`.drill (id, payload) VALUES (%llu, "
 		 "'ka-drill %s %u again')", d->o.database,
 		 (unsigned long long)drill_id(d, p->seq), d->run_hex, p->seq);
-	rc = ka_fo_exec(&d->fo, sql, 0, NULL, err, sizeof err);
-	copy_server(server, sizeof server, &d->fo);
+	rc = ka_fo_exec(&d->fo, sql, KA_FO_PINNED, NULL, err, sizeof err);
 	if (rc == KA_FO_OK) {
 		ka_log_debug("ambiguous write %u: absent on %s, inserted again", p->seq, server);
 		d->amb_reinserted++;
 		drill_ack(d, p->seq, drill_ms(d), server, d->fo.server_id);
-		drop_pending(d);
 		return 0;
 	}
+	if (rc == KA_FO_TXN_LOST)        /* not sent: the session was gone, start over */
+		return 1;
 	if (rc == KA_FO_AMBIGUOUS) {     /* the re-insert was lost too: fence that one next */
 		p->thread_id = d->fo.amb_thread_id;
 		p->server_id = d->fo.amb_server_id;
@@ -340,6 +358,33 @@ static int resolve_one(struct drill *d)
 		ka_fo_disconnect(&d->fo, err);
 	}
 	drill_fail(d, t, rc, d->fo.timed_out ? 0 : d->fo.err, server, err);
+	return -1;
+}
+
+/* Resolves the oldest ambiguous write, starting over (RESOLVE_TRIES times at most)
+ * when the session moved to another server in the middle: a fence on one server and
+ * a look-up or re-insert on another would prove nothing. Returns 0 when resolved, -1
+ * when it must wait. */
+static int resolve_one(struct drill *d)
+{
+	int64_t t = drill_ms(d);
+	char server[DRILL_NAME], msg[128];
+
+	for (int try = 0; try < RESOLVE_TRIES && !*d->stop; try++) {
+		int r = resolve_on_one_session(d, &d->pending[0], t);
+		if (r <= 0) {
+			if (r == 0)
+				drop_pending(d);
+			return r;
+		}
+		d->resolution_restarts++;
+		ka_log_debug("ambiguous write %u: the session moved during its resolution, "
+			     "starting over", d->pending[0].seq);
+	}
+	copy_server(server, sizeof server, &d->fo);
+	snprintf(msg, sizeof msg, "ambiguous write %u: the session moved during each of %d "
+		 "resolutions", d->pending[0].seq, RESOLVE_TRIES);
+	drill_fail(d, t, KA_FO_UNAVAILABLE, d->fo.err, server, msg);
 	return -1;
 }
 

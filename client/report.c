@@ -77,6 +77,10 @@ static void json_lists(struct ka_json *j, const struct drill *d, int with_errors
 		ka_json_int(j, "unacknowledged_present", (long long)n->unacked_present);
 		ka_json_bool(j, "caught_up", n->caught_up);
 		ka_json_str(j, "error", n->error[0] ? n->error : NULL);
+		ka_json_str(j, "replication", n->primary ? NULL : drill_repl_name(n->repl));
+		ka_json_int(j, "replication_errno", n->repl_errno);
+		ka_json_str(j, "replication_error", n->repl_error[0] ? n->repl_error : NULL);
+		ka_json_int(j, "replication_source_id", (long long)n->repl_source_id);
 		ka_json_obj_close(j);
 	}
 	ka_json_arr_close(j);
@@ -136,6 +140,10 @@ static void build_json(struct ka_json *j, const struct drill *d, int with_errors
 	ka_json_int(j, "switch_count", (long long)d->switches_total);
 	ka_json_int(j, "errors_total", (long long)d->errors_total);
 	ka_json_int(j, "max_write_ms", d->max_write_ms);
+	ka_json_int(j, "not_caught_up", (long long)d->not_caught_up);
+	ka_json_int(j, "ambiguous_unfenced", (long long)d->amb_unfenced);
+	ka_json_int(j, "resolution_restarts", (long long)d->resolution_restarts);
+	ka_json_str(j, "replication", drill_replication_summary(d));
 	json_lists(j, d, with_errors);
 }
 
@@ -167,6 +175,15 @@ void drill_print_human(const struct drill *d)
 	       d->amb_unresolved);
 	if (d->unacked_present)
 		printf("  %lu write(s) reported failed are present anyway\n", d->unacked_present);
+	if (d->amb_unfenced)
+		printf("  %lu ambiguous write(s) could not be fenced before the count\n",
+		       d->amb_unfenced);
+	if (d->resolution_restarts)
+		printf("  %lu resolution(s) started over: the session moved during one\n",
+		       d->resolution_restarts);
+	if (d->not_caught_up)
+		printf("  %lu row(s) missing on a node not caught up with the primary (not lost)\n",
+		       d->not_caught_up);
 	if (d->outages_total)
 		printf("  longest outage %lld ms (from %lld ms to %lld ms%s), %lu outage(s)\n",
 		       outage_ms(&d->longest), (long long)d->longest.start_ms,
@@ -195,7 +212,12 @@ void drill_print_human(const struct drill *d)
 			       "%lu duplicated%s\n", n->server, n->primary ? "primary" : "other",
 			       n->server_id, n->rows, n->missing, n->duplicated,
 			       n->caught_up ? "" : " (not caught up)");
+		if (!n->primary)
+			printf("  replication on %s: %s%s%s\n", n->server, drill_repl_name(n->repl),
+			       n->repl_error[0] ? ": " : "", n->repl_error);
 	}
+	if (d->nnodes)
+		printf("  replication from the primary: %s\n", drill_replication_summary(d));
 	if (d->errors_total)
 		printf("  %lu error(s), first: %s\n", d->errors_total, d->events[0].msg);
 	printf("%s %s (exit %d)\n", d->code == KA_OK ? "OK" : "FAIL", d->reason, d->code);

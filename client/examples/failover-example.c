@@ -27,42 +27,54 @@ static void log_switch(const struct ka_fo_switch *sw, void *arg)
 		(long long)sw->down_ms, sw->reason);
 }
 
-/* 1 when order id is stored, 0 when not, -1 when no server could tell. */
+/* 1 when order id is stored, 0 when not, -1 when no server could tell. The fence holds
+ * for the session it ends on: the look-up runs there (KA_FO_PINNED) or starts over. */
 static int order_exists(struct ka_fo *fo, unsigned long long id)
 {
 	char sql[128], err[512];
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int found;
+	int found, rc;
 
-	if (ka_fo_fence(fo, err, sizeof err) < 0)   /* the lost INSERT cannot land later */
-		return -1;
 	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM shop.orders WHERE id = %llu", id);
-	if (ka_fo_exec(fo, sql, KA_FO_IDEMPOTENT, &res, err, sizeof err) != KA_FO_OK)
-		return -1;
-	row = res ? mysql_fetch_row(res) : NULL;
-	found = row && row[0] && strcmp(row[0], "0") != 0;
-	if (res)
-		mysql_free_result(res);
-	return found;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (ka_fo_fence(fo, err, sizeof err) < 0)   /* the lost INSERT cannot land later */
+			return -1;
+		unsigned long switches = fo->switches;
+		rc = ka_fo_exec(fo, sql, KA_FO_READ | KA_FO_PINNED, &res, err, sizeof err);
+		if (fo->switches != switches)
+			continue;   /* the session moved: fence again on the new server */
+		if (rc != KA_FO_OK)
+			return -1;
+		row = res ? mysql_fetch_row(res) : NULL;
+		found = row && row[0] && strcmp(row[0], "0") != 0;
+		if (res)
+			mysql_free_result(res);
+		return found;
+	}
+	return -1;
 }
 
 /* Stores order id exactly once. Returns 0, or -1 when it could not. */
 static int place_order(struct ka_fo *fo, unsigned long long id, const char *item)
 {
 	char sql[256], err[512];
+	int flags = 0;
 
 	snprintf(sql, sizeof sql, "INSERT INTO shop.orders (id, item) VALUES (%llu, '%s')", id,
 		 item);
 	for (int attempt = 0; attempt < 3; attempt++) {
-		switch (ka_fo_exec(fo, sql, 0, NULL, err, sizeof err)) {
+		switch (ka_fo_exec(fo, sql, flags, NULL, err, sizeof err)) {
 		case KA_FO_OK:
 			return 0;
+		case KA_FO_TXN_LOST:    /* a pinned re-send found its session gone: not sent */
 		case KA_FO_AMBIGUOUS:   /* sent, connection lost: did it commit? ask by id */
 			fprintf(stderr, "order %llu: %s\n", id, err);
 			switch (order_exists(fo, id)) {
 			case 1: return 0;   /* it did */
-			case 0: continue;   /* it did not: send it again */
+			case 0:             /* it did not: send it again, on the session that said so */
+				flags = KA_FO_PINNED;
+				continue;
 			default: return -1; /* nobody can tell now: keep the id, ask later */
 			}
 		case KA_FO_SQL_ERROR:   /* duplicate key, syntax...: ours to handle, no failover */

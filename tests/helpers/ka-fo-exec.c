@@ -1,11 +1,11 @@
 /* Test driver for client/failover.[ch]: runs each SQL argument through ka_fo_exec() and
  * prints one line per statement, so bats can see what the library did.
  *
- *   ka-fo-exec [--defaults-file FILE] [--read-secondary] [--idempotent] [--read]
+ *   ka-fo-exec [--defaults-file FILE] [--read-secondary] [--idempotent] [--read] [--pinned]
  *              [--timeout MS] [--no-writable-check] HOSTS SQL|raw:SQL|sleep:MS|disconnect...
  *
  * raw:SQL runs SQL the seed's way (blocking mysql_real_query on ka_fo_mysql(), then
- * ka_failover() with its errno) and prints "raw errno=<n> failover=<0|1|-1> server=...".
+ * ka_failover() with its errno) and prints "raw errno=<n> failover=<0|1|2|-1> server=...".
  *
  * Line per statement: "<result> errno=<n> server=<IP:PORT|none> switches=<n>
  * value=<row 1 column 1>"; each switch adds "switch <from> -> <to> errno=<n>".
@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 		{ "read-secondary", no_argument, 0, 's' },
 		{ "idempotent", no_argument, 0, 'i' },
 		{ "read", no_argument, 0, 'r' },
+		{ "pinned", no_argument, 0, 'p' },
 		{ "timeout", required_argument, 0, 't' },
 		{ "no-writable-check", no_argument, 0, 'w' },
 		{ 0, 0, 0, 0 }
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
 		case 's': cfg.read_secondary = 1; break;
 		case 'i': flags |= KA_FO_IDEMPOTENT; break;
 		case 'r': flags |= KA_FO_READ; break;
+		case 'p': flags |= KA_FO_PINNED; break;
 		case 't': cfg.connect_timeout_ms = cfg.query_timeout_ms = atol(optarg); break;
 		case 'w': cfg.check_writable = 0; break;
 		default: return 64;

@@ -7,6 +7,12 @@
 S1=127.0.0.1:23400
 S2=127.0.0.1:23401
 
+# The drill's account may read SHOW SLAVE STATUS (its replication check), on NAME only.
+grant_monitor() {
+	mdb_sql "$1" "SET sql_log_bin=0; GRANT SLAVE MONITOR ON *.* TO app@'localhost', app@'127.0.0.1';
+		SET sql_log_bin=1"
+}
+
 setup_file() {
 	load ../helpers/common
 	load ../helpers/mariadb
@@ -15,6 +21,8 @@ setup_file() {
 	mdb_start s2 23401 2
 	mdb_replicate s2 s1
 	mdb_sql s2 "SET GLOBAL read_only=1"
+	grant_monitor s1
+	grant_monitor s2
 	mdb_cnf s1 "$KA_TEST_ROOT/app.cnf" app "$KA_DB_PASS_APP"
 	local san=()
 	[ "${SANITIZE:-}" = 1 ] && san=(-fsanitize=address,undefined)
@@ -39,6 +47,7 @@ setup() {
 }
 
 teardown() {
+	stop_forwarder
 	if [ -n "${DRILL_PID:-}" ] && kill -0 "$DRILL_PID" 2>/dev/null; then
 		kill -KILL "$DRILL_PID" 2>/dev/null
 		wait "$DRILL_PID" 2>/dev/null
@@ -77,8 +86,54 @@ promote() {
 fresh_replica() {
 	mdb_kill "$1" || true
 	mdb_start "$1" "$2" "$3"
+	grant_monitor "$1"
 	mdb_replicate "$1" "$4"
 	mdb_sql "$1" "SET GLOBAL read_only=1"
+}
+
+# A fresh pair: server 1 (server_id 1) primary, server 2 (server_id 2) its replica.
+fresh_pair() {
+	mdb_kill s1
+	mdb_kill s2
+	mdb_start s1 23400 1
+	grant_monitor s1
+	fresh_replica s2 23401 2 s1
+}
+
+# A TCP forwarder on 127.0.0.1:23402 to PORT (a stand-in for a VIP): FWD_PID, and
+# FWD_OLD for the children of replaced forwarders (their connections stay open).
+start_forwarder() {
+	socat TCP-LISTEN:23402,bind=127.0.0.1,reuseaddr,fork "TCP:127.0.0.1:$1" 3>&- &
+	FWD_PID=$!
+	local i
+	for i in $(seq 50); do
+		(exec 5<>/dev/tcp/127.0.0.1/23402) 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Points the forwarder at PORT: new connections go there, open ones stay where they are.
+move_forwarder() {
+	FWD_OLD="${FWD_OLD:-} $FWD_PID $(pgrep -P "$FWD_PID" | tr '\n' ' ' || true)"
+	kill "$FWD_PID"
+	wait "$FWD_PID" 2>/dev/null || true
+	start_forwarder "$1"
+}
+
+stop_forwarder() {
+	local p kids=
+	if [ -n "${FWD_PID:-}" ]; then
+		kids=$(pgrep -P "$FWD_PID" | tr '\n' ' ') || true
+	fi
+	for p in ${FWD_OLD:-} ${FWD_PID:-} $kids; do
+		kill "$p" 2>/dev/null || true
+	done
+	if [ -n "${FWD_PID:-}" ]; then
+		wait "$FWD_PID" 2>/dev/null || true
+	fi
+	FWD_PID= FWD_OLD=
+	return 0
 }
 
 @test "writes at the rate and finds every acknowledged id exactly once on both nodes" {
@@ -96,7 +151,48 @@ fresh_replica() {
 	[ "$(j .longest_outage_ms)" = 0 ]
 	[ "$(j '.phases | length')" = 1 ] && [ "$(j '.phases[0].server')" = "$S1" ]
 	[ "$(j '.nodes | map(select(.verified and .missing == 0 and .rows == '"$(j .acknowledged)"')) | length')" = 2 ]
+	[ "$(j .replication)" = ok ] && [ "$(j '.nodes[1].replication')" = ok ]
+	[ "$(j '.nodes[1].replication_source_id')" = 1 ] && [ "$(j .not_caught_up)" = 0 ]
 	[ "$(mdb_sql s1 'SELECT COUNT(*) FROM ka_drill.drill')" -ge "$(j .acknowledged)" ]
+}
+
+@test "rows a replica with a stopped SQL thread has not applied are reported not caught up, not lost" {
+	mdb_sql s2 "STOP SLAVE SQL_THREAD"
+	run ka-drill --defaults-file "$CNF" --hosts "$S1,$S2" --rate 20 --duration 2 --verify-all --json
+	mdb_sql s2 "START SLAVE SQL_THREAD"
+	echo "$output" > "$OUT"
+	cat "$OUT"
+	[ "$status" = 0 ] && [ "$(j .status)" = OK ]
+	[ "$(j .lost)" = 0 ] && [ "$(j .not_caught_up)" = "$(j .acknowledged)" ]
+	[ "$(j '.nodes[1].caught_up')" = false ] && [ "$(j '.nodes[1].missing')" = "$(j .acknowledged)" ]
+	[ "$(j '.nodes[1].replication')" = stopped ] && [ "$(j .replication)" = not-replicating ]
+	mdb_wait_synced s2 s1
+}
+
+@test "--verify-hosts naming the primary itself reports it as the primary, not as a node that does not replicate" {
+	run -0 ka-drill --defaults-file "$CNF" --hosts "$S1" --rate 20 --duration 1 \
+		--verify-hosts "$S1,$S2" --json
+	echo "$output" > "$OUT"
+	[ "$(j '.nodes[1].server')" = "$S1" ] && [ "$(j '.nodes[1].replication')" = primary ]
+	[ "$(j '.nodes[2].server')" = "$S2" ] && [ "$(j '.nodes[2].replication')" = ok ]
+	[ "$(j .replication)" = ok ] && [ "$(j .status)" = OK ]
+}
+
+@test "the final count refuses a server that is not the writer the drill wrote to" {
+	# A stand-in VIP leads to server 1; mid-run it is moved to the read-only server 2.
+	# The drill's session stays on server 1; a fresh connection for the count would
+	# land on server 2 and count a replica's rows as the primary's.
+	start_forwarder 23400
+	drill_bg --hosts 127.0.0.1:23402 --rate 20 --duration 3 --timeout 500 \
+		--failover-timeout 1000 --json
+	sleep 1
+	move_forwarder 23401
+	drill_wait
+	stop_forwarder
+	[ "$DRILL_RC" = 2 ] && [ "$(j .verified)" = false ]
+	[ "$(j '.phases[0].server_id')" = 1 ] && [ "$(j '.phases | length')" = 1 ]
+	[[ "$(j .reason)" == *"'127.0.0.1:23402' is read-only"* ]]
+	grep -q "answered as server_id 2, read-only, not as the writer the drill wrote to (server_id 1)" "$ERR"
 }
 
 @test "repeated runs on one table use their own ids and verify only their own rows" {
@@ -184,6 +280,44 @@ kill_app_session() {
 	! grep -q ambiguous "$OUT"
 }
 
+# Waits (up to 5 s) until SQL on NAME prints a non-empty line.
+wait_sql() { mdb_wait_for "$1" "$2" 5; }
+
+@test "a statement after COMMIT in an autocommit=0 session the server killed is transaction-lost, not re-run with autocommit on" {
+	mdb_sql s1 "CREATE DATABASE IF NOT EXISTS fo; CREATE TABLE IF NOT EXISTS fo.ac (id INT PRIMARY KEY);
+		DELETE FROM fo.ac"
+	fo_exec "$S1,$S2" "SET autocommit=0" "INSERT INTO fo.ac VALUES (1)" "COMMIT" sleep:1500 \
+		"INSERT INTO fo.ac VALUES (2)" "SELECT @@autocommit" "ROLLBACK" >"$OUT" 2>"$ERR" 3>&- &
+	local pid=$!
+	wait_sql s1 "SELECT 1 FROM fo.ac WHERE id = 1"   # committed: the session is idle now
+	kill_app_session s1
+	wait "$pid"
+	cat "$OUT" "$ERR"
+	sed -n 4p "$OUT" | grep -qx "ok errno=0 server=$S1 switches=0 value="
+	# INSERT 2 was provably not sent, but the session it belonged to had autocommit off:
+	# run on a new session (autocommit on) it would commit at once. Not run.
+	sed -n 6p "$OUT" | grep -qx "transaction-lost errno=2006 server=$S1 switches=1 value="
+	# the new session is a plain one: session state is not restored (documented)
+	sed -n 7p "$OUT" | grep -qx "ok errno=0 server=$S1 switches=1 value=1"
+	[ "$(mdb_sql s1 'SELECT GROUP_CONCAT(id) FROM fo.ac')" = 1 ]
+}
+
+@test "the seed's call: failover() returns 2 when the lost session had autocommit off" {
+	mdb_sql s1 "CREATE DATABASE IF NOT EXISTS fo; CREATE TABLE IF NOT EXISTS fo.ar (id INT PRIMARY KEY);
+		DELETE FROM fo.ar"
+	fo_exec "$S1,$S2" "raw:SET autocommit=0" "raw:INSERT INTO fo.ar VALUES (1)" "raw:COMMIT" \
+		sleep:1500 "raw:INSERT INTO fo.ar VALUES (2)" "raw:SELECT 1" >"$OUT" 2>"$ERR" 3>&- &
+	local pid=$!
+	wait_sql s1 "SELECT 1 FROM fo.ar WHERE id = 1"
+	kill_app_session s1
+	wait "$pid"
+	cat "$OUT" "$ERR"
+	sed -n 6p "$OUT" | grep -qE "^raw errno=20(06|13) failover=2 server=$S1\$"
+	# a plain session afterwards: autocommit on, so a lost statement moves with 1 again
+	sed -n 7p "$OUT" | grep -qx "raw errno=0 failover=0 server=$S1"
+	[ "$(mdb_sql s1 'SELECT GROUP_CONCAT(id) FROM fo.ar')" = 1 ]
+}
+
 @test "the seed's call: failover() returns 0 for a duplicate key and moves a lost session" {
 	fo_exec "$S1,$S2" "raw:CREATE DATABASE IF NOT EXISTS fo" \
 		"raw:CREATE TABLE IF NOT EXISTS fo.r (id INT PRIMARY KEY)" "raw:DELETE FROM fo.r" \
@@ -245,6 +379,44 @@ kill_app_session() {
 		WHERE payload LIKE 'ka-drill $(j .run_id) % again'")" -ge 1 ]
 }
 
+@test "a resolution whose session is lost in the middle starts over on the new session and stores the write once" {
+	drill_bg --hosts "$S1" --database movedb --rate 20 --duration 4 --timeout 300 --json
+	sleep 1
+	# A table lock makes INSERTs and the look-ups wait past --timeout: each look-up's
+	# session is dropped and a new one opened. The resolution starts over from the
+	# fence instead of carrying on with a look-up on another session.
+	mdb_sql s1 "LOCK TABLES movedb.drill WRITE; SELECT SLEEP(1.5); UNLOCK TABLES" >/dev/null
+	drill_wait
+	[ "$DRILL_RC" = 0 ]
+	[ "$(j .ambiguous)" -ge 1 ] && [ "$(j .resolution_restarts)" -ge 1 ]
+	[ "$(j '.ambiguous_committed + .ambiguous_reinserted')" = "$(j .ambiguous)" ]
+	[ "$(j .lost)" = 0 ] && [ "$(j .duplicated)" = 0 ]
+}
+
+@test "the fences of writes still ambiguous at the end stop within one bound when the primary hangs" {
+	drill_bg --hosts "$S1" --database fencedb --rate 20 --duration 4 --timeout 100 \
+		--failover-timeout 2000 --json
+	sleep 1
+	# INSERTs and look-ups wait on a table lock: writes stay ambiguous, unresolved
+	mdb_sql s1 "LOCK TABLES fencedb.drill WRITE; SELECT SLEEP(30)" >/dev/null 2>&1 3>&- &
+	local lock=$!
+	sleep 2.5
+	kill -STOP "$(mdb_pid s1)"   # hung at the end: each fence alone would cost a failover
+	local t0=$(date +%s%N)
+	drill_wait
+	local end_ms=$((($(date +%s%N) - t0) / 1000000))
+	kill -CONT "$(mdb_pid s1)"
+	kill "$lock"
+	wait "$lock" || true
+	echo "from the stop to the report: $end_ms ms"
+	[ "$DRILL_RC" = 2 ] || [ "$DRILL_RC" = 3 ]
+	[ "$(j .ambiguous_unfenced)" -ge 2 ]
+	[ "$(j .ambiguous_unresolved)" -ge 2 ]
+	# fences of all pending writes within failover + statement timeout (2.1 s), then one
+	# failed verification (about 2 s); each fence on its own took about 2 s before
+	[ "$end_ms" -lt 8000 ]
+}
+
 @test "server 1 killed mid-run: the drill continues on server 2 and reports the outage" {
 	drill_bg --hosts "$S1,$S2" --rate 20 --duration 5 --timeout 1000 --verify-all --json
 	sleep 1.5
@@ -294,4 +466,37 @@ kill_app_session() {
 	grep -q "still open at the end" "$OUT"
 	grep -q "cannot connect to '$S1'" "$OUT"
 	grep -q "cannot connect to '$S2'" "$OUT"
+}
+
+@test "a stale INSERT a hung old primary runs on SIGCONT breaks its rejoin: replication broken, exit 1" {
+	fresh_pair
+	drill_bg --hosts "$S1,$S2" --rate 20 --duration 60 --timeout 400 --failover-timeout 2000 \
+		--verify-all --json
+	sleep 1
+	kill -STOP "$(mdb_pid s1)"         # the next INSERT waits in server 1's socket buffer
+	sleep 1
+	promote s2
+	sleep 1.5                          # the drill finds the id absent on server 2: written again
+	kill -CONT "$(mdb_pid s1)"         # server 1 runs the stale INSERT too (semi-sync gives up in 1 s)
+	sleep 2
+	# server 1 rejoins under server 2 as an operator would, from its own GTID position
+	mdb_sql s1 "SET GLOBAL read_only=1; CHANGE MASTER TO MASTER_HOST='127.0.0.1',
+		MASTER_PORT=23401, MASTER_USER='repl', MASTER_PASSWORD='$KA_DB_PASS_REPL',
+		MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE"
+	local i
+	for i in $(seq 100); do            # -N -B output: one tab-separated row
+		mdb_sql s1 "SHOW SLAVE STATUS" | grep -q "fatal error 1236" && break
+		sleep 0.1
+	done
+	kill -TERM "$DRILL_PID"            # the drill ends now, with its verification
+	drill_wait
+	# on server 2 every acknowledged id once: "duplicated 0" alone would call this a pass
+	[ "$(j .verified)" = true ] && [ "$(j .lost)" = 0 ] && [ "$(j .duplicated)" = 0 ]
+	[ "$(j .ambiguous_reinserted)" -ge 1 ]
+	[ "$DRILL_RC" = 1 ] && [ "$(j .status)" = FAIL ]
+	[ "$(j .replication)" = broken ]
+	[ "$(j '.nodes[1].server')" = "$S1" ] && [ "$(j '.nodes[1].replication')" = broken ]
+	[ "$(j '.nodes[1].replication_errno')" = 1236 ]
+	[ "$(j '.nodes[1].caught_up')" = false ] && [ "$(j .not_caught_up)" -ge 1 ]
+	[[ "$(j .reason)" == "replication from the primary is broken on $S1: error 1236"* ]]
 }

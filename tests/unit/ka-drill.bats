@@ -81,10 +81,12 @@ teardown() { stop_silent_listener; }
 	run --separate-stderr -2 ka-drill --hosts "$DOWN" --failover-timeout 300 --json
 	local k
 	for k in attempted acknowledged lost duplicated ambiguous longest_outage_ms \
-		outage_start_ms outage_end_ms phases switches nodes errors; do
+		outage_start_ms outage_end_ms phases switches nodes errors not_caught_up \
+		ambiguous_unfenced resolution_restarts replication; do
 		jq -e "has(\"$k\")" <<<"$output" >/dev/null || { echo "missing key $k"; return 1; }
 	done
 	[ "$(jq -r .code_name <<<"$output")" = unreachable ]
+	[ "$(jq -r .replication <<<"$output")" = not-checked ]
 	[ "$(jq -r .attempted <<<"$output")" = 0 ]
 }
 
