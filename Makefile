@@ -1,13 +1,21 @@
 # ka-mariadb: plain Makefile, static binaries into build/.
 #   make                 build/ka-check-mariadb ... (static, -Werror)
 #   make SANITIZE=1      ASan/UBSan build (dynamic) into build/asan/
-#   make test            deps check, build, unit + integration + lab tiers (root)
+#   make fuzz            libFuzzer targets (tests/fuzz/), each FUZZ_TIME=60 seconds
+#   make test            deps, builds; unit + integration + lab tiers, unit + integration
+#                        on the sanitizer build, each fuzz target 10 s (root)
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 LIBEXEC  ?= $(PREFIX)/libexec/ka-mariadb
 MANDIR   ?= $(PREFIX)/share/man/man8
+# keepalived needs both directories when it starts: the notify FIFO's (NOTIFY=fifo) and the
+# fault file's (ka-notify-mariadb's state dir). /run is tmpfs, so a tmpfiles.d entry
+# recreates them at every boot (systemd reads $(PREFIX)/lib/tmpfiles.d for /usr/local).
+RUNDIR   ?= /run/ka-mariadb
+STATEDIR ?= /var/lib/ka-mariadb
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 CC       ?= cc
 MDB_CFLAGS := $(shell pkg-config --cflags libmariadb 2>/dev/null || echo -I/usr/include/mariadb)
@@ -32,7 +40,9 @@ endif
 BINS     := ka-check-mariadb \
             $(if $(wildcard check/ka-check-proxysql.c),ka-check-proxysql) \
             $(if $(wildcard notify/ka-notify-mariadb.c),ka-notify-mariadb) \
-            $(if $(wildcard client/ka-drill.c),ka-drill)
+            $(if $(wildcard client/ka-drill.c),ka-drill) \
+            $(if $(wildcard check/ka-status.c),ka-status) \
+            $(if $(wildcard check/ka-watch-mariadb.c),ka-watch-mariadb)
 MANS     := $(wildcard check/*.8 notify/*.8 client/*.8)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
@@ -42,11 +52,13 @@ SRCS_ka-check-mariadb  := check/ka-check-mariadb.c
 SRCS_ka-check-proxysql := check/ka-check-proxysql.c
 SRCS_ka-notify-mariadb := $(wildcard notify/*.c)
 SRCS_ka-drill          := $(wildcard client/*.c)
+SRCS_ka-status         := check/ka-status.c $(wildcard check/status-*.c)
+SRCS_ka-watch-mariadb  := check/ka-watch-mariadb.c
 SRCS_test-lib          := tests/unit/test-lib.c
 
 all: $(BINS:%=$(BUILD)/%) $(BUILD)/test-lib
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h notify/*.h client/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h notify/*.h client/*.h check/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -66,9 +78,16 @@ deps:
 
 TEST_ENV := KA_BIN=$(abspath $(BUILD)) SANITIZE=$(SANITIZE)
 
+# make test: every tier on the static build, then unit + integration again on the
+# ASan/UBSan build (any report fails: -fno-sanitize-recover=all), then each fuzz target
+# for FUZZ_TEST_TIME seconds. One "N passed, N failed" line at the end.
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(TEST_ENV) timeout 4800 bash tests/run unit integration lab
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build/asan all
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(TEST_ENV) KA_BIN_ASAN=$(abspath build/asan) KA_FUZZ_BIN=$(abspath $(FUZZ_BUILD)) \
+		KA_FUZZ_SECONDS=$(FUZZ_TEST_TIME) timeout 5000 \
+		bash tests/run unit integration lab unit@asan integration@asan fuzz
 
 test-unit: all
 	@$(TEST_ENV) bash tests/run unit
@@ -91,6 +110,39 @@ bench: deps
 	@KA_BIN=$(abspath $(BUILD)) bash bench/check-cost
 	@KA_BIN=$(abspath $(BUILD)) bash bench/failover -n $(or $(N),20)
 
+# libFuzzer targets (tests/fuzz/fuzz-*.c) for every parser of outside input, built with
+# clang; seed corpora in tests/fuzz/corpus/NAME. `make fuzz` runs each FUZZ_TIME seconds.
+FUZZ_CC        ?= clang
+FUZZ_BUILD     := build/fuzz
+FUZZ_TIME      ?= 60
+FUZZ_TEST_TIME ?= 10
+FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_CFLAGS    := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Ilib -Inotify -Iclient -Itests/fuzz \
+                  $(MDB_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_LIBS      := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb) -lcrypto
+# What a target links beside lib/: the rest of the binary whose main file it includes.
+FUZZ_SRCS_fuzz-args-notify := $(filter-out notify/ka-notify-mariadb.c,$(wildcard notify/*.c))
+FUZZ_SRCS_fuzz-fifo-notify := notify/event.c
+FUZZ_SRCS_fuzz-args-drill  := $(filter-out client/ka-drill.c,$(wildcard client/*.c))
+FUZZ_SRCS_fuzz-args-status := $(wildcard check/status-*.c)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(LIB_SRCS) $(wildcard lib/*.h notify/*.[ch] client/*.[ch] check/*.c) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(FUZZ_SRCS_fuzz-$*) $(FUZZ_LIBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t: $(FUZZ_TIME) s"; mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 \
+			-artifact_prefix=$(FUZZ_BUILD)/$$t- -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$${t#fuzz-} >$(FUZZ_BUILD)/$$t.log 2>&1; \
+		then grep -E '^stat::(number_of_executed_runs|new_units_added)' $(FUZZ_BUILD)/$$t.log; \
+		else grep -E 'ERROR|SUMMARY|Test unit written' $(FUZZ_BUILD)/$$t.log; \
+			echo "$$t FAILED (log: $(FUZZ_BUILD)/$$t.log)"; exit 1; fi; \
+	done
+
 install: all
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)
 	@for b in $(BINS); do \
@@ -99,8 +151,21 @@ install: all
 		echo "installed $(DESTDIR)$(LIBEXEC)/$$b"; \
 	done
 	@for m in $(MANS); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/; done
+	install -d $(DESTDIR)$(TMPFILESDIR)
+	@printf '%s\n' '# ka-mariadb (make install): the directories keepalived needs at start-up,' \
+		'# also after a reboot: the notify FIFO (/run is tmpfs) and the fault file and' \
+		'# ka-notify-mariadb state. Missing, keepalived silently drops the track_file' \
+		'# (no forced FAULT) or the FIFO (no notify at all).' \
+		'd $(RUNDIR) 0700 root root -' 'd $(STATEDIR) 0700 root root -' \
+		> $(DESTDIR)$(TMPFILESDIR)/.ka-mariadb.conf.new
+	@mv -f $(DESTDIR)$(TMPFILESDIR)/.ka-mariadb.conf.new $(DESTDIR)$(TMPFILESDIR)/ka-mariadb.conf
+	@echo "installed $(DESTDIR)$(TMPFILESDIR)/ka-mariadb.conf"
+	install -d -o root -g root -m 0700 $(DESTDIR)$(STATEDIR)
+	@# A staged install (DESTDIR) leaves the runtime directory to tmpfiles.d at boot.
+	@if [ -z "$(DESTDIR)" ]; then install -d -o root -g root -m 0700 $(RUNDIR) && \
+		echo "created $(RUNDIR)"; fi
 
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-unit test-integration test-lab demo bench install clean
+.PHONY: all deps test test-unit test-integration test-lab demo bench install clean fuzz fuzz-build

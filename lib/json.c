@@ -23,21 +23,60 @@ static void put(struct ka_json *j, const char *fmt, ...)
 	j->len += (size_t)n;
 }
 
-static void put_string(struct ka_json *j, const char *s)
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not
+ * one (a stray continuation byte, an overlong form, a surrogate, a cut sequence). */
+static size_t utf8_len(const unsigned char *s)
 {
+	size_t n;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes that are not
+ * valid UTF-8 become U+FFFD, so the output always parses (RFC 8259 wants UTF-8). */
+static void put_string(struct ka_json *j, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
 	put(j, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			put(j, "\\%c", c);
-		else if (c == '\n')
+	while (*s) {
+		size_t n = utf8_len(s);
+		if (!n) {
+			put(j, "\\ufffd");
+			s++;
+		} else if (*s == '"' || *s == '\\') {
+			put(j, "\\%c", *s++);
+		} else if (*s == '\n') {
 			put(j, "\\n");
-		else if (c == '\t')
+			s++;
+		} else if (*s == '\t') {
 			put(j, "\\t");
-		else if (c < 0x20)
-			put(j, "\\u%04x", c);
-		else
-			put(j, "%c", c);
+			s++;
+		} else if (*s < 0x20) {
+			put(j, "\\u%04x", *s++);
+		} else {
+			put(j, "%.*s", (int)n, (const char *)s);
+			s += n;
+		}
 	}
 	put(j, "\"");
 }
@@ -77,6 +116,8 @@ void ka_json_begin(struct ka_json *j)
 const char *ka_json_end(struct ka_json *j)
 {
 	put(j, "}");
+	if (j->overflow)   /* never print a cut document: say so in one that parses */
+		snprintf(j->buf, sizeof j->buf, "{\"error\":\"json output too long\"}");
 	return j->buf;
 }
 

@@ -7,11 +7,12 @@
 #define KA_JSON_DEPTH 8
 
 struct ka_json {
-	char buf[16384];
+	char buf[65536];
 	size_t len;
 	int depth;
 	int first[KA_JSON_DEPTH];
-	int overflow;         /* set when output was cut; the text is then invalid */
+	int overflow;         /* set when output did not fit; ka_json_end then returns
+	                         {"error":"json output too long"} */
 };
 
 void ka_json_begin(struct ka_json *j);                     /* { */

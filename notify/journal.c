@@ -176,6 +176,8 @@ static void json_peer(struct ka_json *j, const struct run *r)
 		ka_json_str(j, "gtid_current_pos", r->peer.current);
 	}
 	ka_json_bool(j, "fenced", r->fenced);
+	if (r->unfenced)
+		ka_json_bool(j, "unfenced", 1);
 	ka_json_obj_close(j);
 }
 
@@ -239,8 +241,8 @@ const char *journal_line(const struct run *r, char *buf, size_t len)
 		}
 		ka_json_int(&j, "elapsed_ms", ka_now_ms() - r->started);
 		ka_json_end(&j);
-		if (!j.overflow)
-			break;
+		if (!j.overflow && strlen(j.buf) < len)
+			break;   /* else again without the detail: never a cut line */
 	}
 	snprintf(buf, len, "%s", j.buf);
 	return buf;
