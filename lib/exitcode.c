@@ -18,7 +18,11 @@ static const struct {
 	{ KA_LAGGING, "lagging", "replication lag above the limit" },
 	{ KA_REFUSED, "refused", "refused by a safety gate" },
 	{ KA_ISOLATED, "isolated", "isolated: no witness reachable" },
-	{ KA_SPLIT_BRAIN, "split-brain", "split brain: the peer is writable too and ahead" },
+	{ KA_SPLIT_BRAIN, "split-brain", "split brain: the peer is writable too and ahead or "
+	  "diverged, or answers but cannot be queried" },
+	{ KA_DEGRADED, "degraded", "degraded: a node down, a replica broken or lagging, semi-sync off" },
+	{ KA_NO_PRIMARY, "no-primary", "no primary: no node is writable" },
+	{ KA_DIVERGED, "diverged", "diverged: a node holds GTIDs the primary lacks (errant)" },
 	{ KA_USAGE, "usage", "usage error (bad command line)" },
 	{ KA_CONFIG, "config", "configuration error (option file or variables)" },
 };

@@ -15,7 +15,10 @@ enum ka_exit {
 	KA_LAGGING = 8,      /* replication lag above the limit */
 	KA_REFUSED = 9,      /* refused by a safety gate */
 	KA_ISOLATED = 10,    /* no witness reachable */
-	KA_SPLIT_BRAIN = 11, /* peer writable too and ahead of this node */
+	KA_SPLIT_BRAIN = 11, /* peer writable too and ahead or diverged, or unqueryable */
+	KA_DEGRADED = 12,    /* ka-status: a node down, a replica broken or lagging, semi-sync off */
+	KA_NO_PRIMARY = 13,  /* ka-status: no writable node */
+	KA_DIVERGED = 14,    /* ka-status: a node holds GTIDs the primary lacks */
 	KA_USAGE = 64,       /* bad command line */
 	KA_CONFIG = 78       /* option file or template variables wrong */
 };

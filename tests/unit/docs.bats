@@ -10,7 +10,7 @@ setup() {
 
 binaries() {
 	local b
-	for b in ka-check-mariadb ka-check-proxysql ka-notify-mariadb ka-drill; do
+	for b in ka-check-mariadb ka-check-proxysql ka-notify-mariadb ka-drill ka-watch-mariadb ka-status; do
 		[ -x "$KA_BIN/$b" ] && echo "$b"
 	done
 	return 0
