@@ -108,6 +108,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@KA_BIN=$(abspath $(BUILD)) bash bench/check-cost
+	@KA_BIN=$(abspath $(BUILD)) bash bench/watch-cost
 	@KA_BIN=$(abspath $(BUILD)) bash bench/failover -n $(or $(N),20)
 
 # libFuzzer targets (tests/fuzz/fuzz-*.c) for every parser of outside input, built with

@@ -18,6 +18,8 @@
 #include "json.h"
 #include "log.h"
 #include "probe.h"
+#include "probe_args.h"
+#include "probe_report.h"
 #include "sig.h"
 #include "tcp.h"
 
@@ -30,16 +32,10 @@
 #define PROG "ka-check-mariadb"
 #define VERSION "0.1.0"
 
-static const char *const client_groups[] = { "client", "client-server", "client-mariadb",
-					      PROG, NULL };
-
 struct opts {
-	const char *socket, *host, *defaults_file;
-	char host_ip[64];          /* --host without the port or brackets it may carry */
-	unsigned int port;
+	struct ka_probe_args a;    /* the probe's options (lib/probe_args.h) */
 	long lvs_weight;           /* 0: normal exit codes */
 	int json, verbose;
-	struct ka_probe_opts probe;
 };
 
 static void usage(FILE *f)
@@ -52,159 +48,27 @@ static void usage(FILE *f)
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 
-/* A witness must be another host: loopback, unspecified and this host's own addresses
- * always answer, and the peer cannot speak for the network when it is the one gone.
- * KA_TEST_LOCAL_WITNESS=1 lets the test suite use loopback listeners. */
-static int refuse_witness(const struct opts *o, const struct ka_endpoint *ep, char *err,
-			  size_t errlen)
-{
-	const char *allow = getenv("KA_TEST_LOCAL_WITNESS");
-	char why[160], t[80];
-	int local;
-
-	if (o->probe.have_peer && strcmp(ep->host, o->probe.peer.host) == 0) {
-		snprintf(err, errlen, "witness '%s' is the peer: a witness must be a third host",
-			 ka_endpoint_text(ep, t, sizeof t));
-		return -1;
-	}
-	if (allow && strcmp(allow, "1") == 0)
-		return 0;
-	if ((local = ka_ip_is_local(ep->host, why, sizeof why)) != 0) {
-		snprintf(err, errlen, "witness '%s' %s%s: a witness must be another host, one "
-			 "that an isolated node cannot reach", ka_endpoint_text(ep, t, sizeof t),
-			 local > 0 ? "is " : "cannot be checked: ", why);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_witnesses(struct opts *o, const char *list, char *err, size_t errlen)
-{
-	struct ka_probe_opts *p = &o->probe;
-	char buf[1024], *save = NULL, *tok;
-
-	snprintf(buf, sizeof buf, "%s", list);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (p->nwitness == KA_PROBE_MAX_WITNESSES) {
-			snprintf(err, errlen, "too many witnesses for --witness (at most %d)",
-				 KA_PROBE_MAX_WITNESSES);
-			return -1;
-		}
-		struct ka_endpoint *ep = &p->witness[p->nwitness++];
-		if (ka_parse_hostport("--witness", tok, 0, ep->host, sizeof ep->host, &ep->port,
-				      err, errlen) < 0)
-			return -1;
-	}
-	if (!p->nwitness) {
-		snprintf(err, errlen, "--witness needs at least one IP:PORT");
-		return -1;
-	}
-	return 0;
-}
-
-/* --host IP, IP:PORT, [V6] or [V6]:PORT; only a port there that differs from --port is
- * a contradiction. */
-static int parse_host(struct opts *o, char *err, size_t errlen)
-{
-	unsigned int port;
-
-	if (ka_split_hostport("--host", o->host, o->host_ip, sizeof o->host_ip, &port, err,
-			      errlen) < 0)
-		return -1;
-	if (port && o->port && o->port != port) {
-		snprintf(err, errlen, "--host '%s' and --port %u name different ports", o->host,
-			 o->port);
-		return -1;
-	}
-	if (port)
-		o->port = port;
-	o->host = o->host_ip;
-	return 0;
-}
-
-/* Checks made once every option is known. */
-static int check_args(struct opts *o, char *err, size_t errlen)
-{
-	if (o->socket && o->host) {
-		snprintf(err, errlen, "--socket and --host exclude each other");
-		return -1;
-	}
-	if (o->probe.witness_connect_only && !o->probe.nwitness) {
-		snprintf(err, errlen, "--witness-connect-only needs --witness");
-		return -1;
-	}
-	for (size_t i = 0; i < o->probe.nwitness; i++)
-		if (refuse_witness(o, &o->probe.witness[i], err, errlen) < 0)
-			return -1;
-	return o->host ? parse_host(o, err, errlen) : 0;
-}
-
 /* Parses argv into o. Returns -1 (usage error, err filled), 0, or 1 when the run is
  * already done (--help, --version, --list-exit-codes). */
 static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 {
 	static const struct option lo[] = {
-		{ "socket", required_argument, 0, 'S' },
-		{ "host", required_argument, 0, 'h' },
-		{ "port", required_argument, 0, 'P' },
-		{ "defaults-file", required_argument, 0, 'f' },
-		{ "timeout", required_argument, 0, 't' },
-		{ "replication", no_argument, 0, 'r' },
-		{ "max-lag", required_argument, 0, 'l' },
-		{ "expect-read-only", required_argument, 0, 'o' },
-		{ "witness", required_argument, 0, 'w' },
-		{ "witness-connect-only", no_argument, 0, 'c' },
-		{ "peer", required_argument, 0, 'p' },
+		KA_PROBE_LONG_OPTIONS,
 		{ "lvs-weight", required_argument, 0, 'W' },
 		KA_COMMON_LONG_OPTIONS
 	};
-	struct ka_probe_opts *p = &o->probe;
-	long v;
-	int c;
+	int c, taken;
 
 	memset(o, 0, sizeof *o);
-	p->timeout_ms = 800;
-	p->max_lag = -1;
-	p->expect_ro = -1;
+	ka_probe_args_init(&o->a, 800);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if ((taken = ka_probe_args_take(&o->a, c, optarg, err, errlen)) != 0) {
+			if (taken < 0)
+				return -1;
+			continue;
+		}
 		switch (c) {
-		case 'S': o->socket = optarg; break;
-		case 'h': o->host = optarg; break;
-		case 'P':
-			if (ka_parse_long("--port", optarg, 1, 65535, &v, err, errlen) < 0)
-				return -1;
-			o->port = (unsigned)v;
-			break;
-		case 'f': o->defaults_file = optarg; break;
-		case 't':
-			if (ka_parse_long("--timeout", optarg, 10, 60000, &p->timeout_ms, err,
-					  errlen) < 0)
-				return -1;
-			break;
-		case 'r': p->replication = 1; break;
-		case 'l':
-			if (ka_parse_long("--max-lag", optarg, 0, 31536000, &p->max_lag, err,
-					  errlen) < 0)
-				return -1;
-			p->replication = 1;
-			break;
-		case 'o':
-			if (ka_parse_onoff("--expect-read-only", optarg, &p->expect_ro, err,
-					   errlen) < 0)
-				return -1;
-			break;
-		case 'w':
-			if (parse_witnesses(o, optarg, err, errlen) < 0)
-				return -1;
-			break;
-		case 'c': p->witness_connect_only = 1; break;
-		case 'p':
-			if (ka_parse_hostport("--peer", optarg, 3306, p->peer.host,
-					      sizeof p->peer.host, &p->peer.port, err, errlen) < 0)
-				return -1;
-			p->have_peer = 1;
-			break;
 		case 'W':
 			/* 2+MAX stays below 126: never an exit code the shell gives meaning to. */
 			if (ka_parse_long("--lvs-weight", optarg, 1, 123, &o->lvs_weight, err,
@@ -219,14 +83,14 @@ static int parse_args(int argc, char **argv, struct opts *o, char *err, size_t e
 	}
 	if (ka_args_no_operands(argc, argv, err, errlen) < 0)
 		return -1;
-	return check_args(o, err, errlen);
+	return ka_probe_args_check(&o->a, err, errlen);
 }
 
 /* keepalived misc_dynamic: 1 = down, 2+W = up with weight W (FACTS 12). Returns the exit
  * status; *weight is W, or -1 when down. */
 static int lvs_exit(const struct opts *o, const struct ka_probe_result *r, long *weight)
 {
-	long max_lag = o->probe.max_lag, w = o->lvs_weight;
+	long max_lag = o->a.probe.max_lag, w = o->lvs_weight;
 
 	if (r->code != KA_OK) {
 		*weight = -1;
@@ -240,40 +104,13 @@ static int lvs_exit(const struct opts *o, const struct ka_probe_result *r, long 
 	return 2 + (int)*weight;
 }
 
-static const char *role_of(const struct opts *o, const struct ka_probe_result *r)
-{
-	if (!r->connected || r->read_only < 0)
-		return "unknown";
-	if (!o->probe.replication)
-		return r->read_only ? "read-only" : "writable";
-	if (r->detached)
-		return "detached";
-	return r->replica ? "replica" : "primary";
-}
-
-static const char *witness_of(const struct ka_probe_result *r)
-{
-	return r->witness[0] ? r->witness : "none";
-}
-
 static void print_line(const struct opts *o, const struct ka_probe_result *r, long weight,
 		       int64_t elapsed)
 {
-	char lag[24] = "-";
+	static char fields[KA_GTID_TEXT_MAX + 1024];
 
-	if (r->lag >= 0)
-		snprintf(lag, sizeof lag, "%ld", r->lag);
-	printf("%s %s", r->code == KA_OK ? "OK" : "FAIL", r->reason);
-	printf(" | code=%d role=%s read_only=%s", r->code, role_of(o, r),
-	       r->read_only < 0 ? "?" : r->read_only ? "ON" : "OFF");
-	if (o->probe.replication)
-		printf(" io=%s sql=%s lag=%s", r->replica ? r->io : "-",
-		       r->replica ? r->sql : "-", r->replica ? lag : "-");
-	printf(" gtid=%s", r->gtid[0] ? r->gtid : "-");
-	if (o->probe.nwitness)
-		printf(" witness=%s", witness_of(r));
-	if (o->probe.have_peer)
-		printf(" peer=%s", r->peer[0] ? r->peer : "not-asked");
+	ka_probe_fields_text(&o->a.probe, r, fields, sizeof fields);
+	printf("%s %s | %s", r->code == KA_OK ? "OK" : "FAIL", r->reason, fields);
 	if (o->lvs_weight)
 		printf(" weight=%ld", weight);
 	printf(" elapsed_ms=%lld\n", (long long)elapsed);
@@ -282,31 +119,11 @@ static void print_line(const struct opts *o, const struct ka_probe_result *r, lo
 static void print_json(const struct opts *o, const struct ka_probe_result *r, long weight,
 		       int64_t elapsed)
 {
-	static struct ka_json j;   /* 16 KB */
+	static struct ka_json j;   /* 64 KB */
 
 	ka_json_begin(&j);
 	ka_json_str(&j, "status", r->code == KA_OK ? "OK" : "FAIL");
-	ka_json_int(&j, "code", r->code);
-	ka_json_str(&j, "code_name", ka_exit_name(r->code));
-	ka_json_str(&j, "reason", r->reason);
-	ka_json_str(&j, "role", role_of(o, r));
-	if (r->read_only < 0)
-		ka_json_null(&j, "read_only");
-	else
-		ka_json_bool(&j, "read_only", r->read_only);
-	ka_json_str(&j, "gtid", r->gtid[0] ? r->gtid : NULL);
-	if (o->probe.replication) {
-		ka_json_str(&j, "io", r->replica ? r->io : NULL);
-		ka_json_str(&j, "sql", r->replica ? r->sql : NULL);
-		if (r->replica && r->lag >= 0)
-			ka_json_int(&j, "lag", r->lag);
-		else
-			ka_json_null(&j, "lag");
-	}
-	if (o->probe.nwitness)
-		ka_json_str(&j, "witness", r->witness[0] ? r->witness : NULL);
-	if (o->probe.have_peer)
-		ka_json_str(&j, "peer", r->peer[0] ? r->peer : "not-asked");
+	ka_probe_fields_json(&o->a.probe, r, &j);
 	if (o->lvs_weight) {
 		if (weight >= 0)
 			ka_json_int(&j, "weight", weight);
@@ -394,14 +211,13 @@ int main(int argc, char **argv)
 		return ka_args_usage_error(PROG, err, usage);
 	}
 	ka_log_open(PROG, o.verbose);
-	int64_t deadline = started + o.probe.timeout_ms;
-	if (ka_conn_setup(&c, o.defaults_file, client_groups, o.host, o.port, o.socket, err,
-			  sizeof err) < 0) {
+	int64_t deadline = started + o.a.probe.timeout_ms;
+	if (ka_probe_args_conn(&o.a, PROG, &c, err, sizeof err) < 0) {
 		ka_log_err("%s", err);
 		r.code = KA_CONFIG;
 		snprintf(r.reason, sizeof r.reason, "%s", err);
 	} else if (ka_probe_connect(&db, &c.addr, &r, deadline) == KA_OK) {
-		ka_probe_node(&o.probe, &c.addr, &db, &r, deadline);
+		ka_probe_node(&o.a.probe, &c.addr, &db, &r, deadline);
 		if (o.verbose && !db.timed_out) {
 			char target[300];
 			fprintf(stderr, PROG ": report for '%s'\n", ka_conn_target(&c, target, sizeof target));

@@ -369,3 +369,47 @@ int ka_probe_node(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
 		return code;
 	return set_result(r, KA_OK, "healthy");
 }
+
+/* 1 when the last failure of db left the session unusable: a timeout (the library
+ * cancelled it) or a client-side error (2000-2999: gone, lost, out of sync). */
+static int session_dead(const struct ka_db *db)
+{
+	return db->timed_out || (db->err >= 2000 && db->err < 3000);
+}
+
+/* 1 when an open session was lost under us rather than the server failing now: the
+ * connection was closed (2006, 2013) or killed (1927), and time is left to retry. */
+static int session_lost(const struct ka_db *db, int64_t deadline)
+{
+	return !db->timed_out && (db->err == 2006 || db->err == 2013 || db->err == 1927) &&
+	       ka_remaining_ms(deadline) > 0;
+}
+
+static int probe_fresh(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
+		       struct ka_db *db, struct ka_probe_result *r, int64_t deadline)
+{
+	ka_probe_result_init(r);
+	if (ka_probe_connect(db, local, r, deadline) != KA_OK)
+		return r->code;
+	return ka_probe_node(o, local, db, r, deadline);
+}
+
+int ka_probe_session(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
+		     struct ka_db *db, struct ka_probe_result *r, int64_t deadline)
+{
+	if (!db->my) {
+		probe_fresh(o, local, db, r, deadline);
+	} else {
+		ka_probe_result_init(r);
+		db->err = 0;
+		db->timed_out = 0;
+		if (ka_probe_node(o, local, db, r, deadline) != KA_OK &&
+		    session_lost(db, deadline)) {
+			ka_db_close(db);
+			probe_fresh(o, local, db, r, deadline);
+		}
+	}
+	if (r->code != KA_OK && (!r->connected || session_dead(db)))
+		ka_db_close(db);
+	return r->code;
+}

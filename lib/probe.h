@@ -73,4 +73,13 @@ int ka_probe_connect(struct ka_db *db, const struct ka_dbaddr *addr,
 int ka_probe_node(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
 		  struct ka_db *db, struct ka_probe_result *r, int64_t deadline);
 
+/* One probe over a long-lived session (the watcher): resets r, opens *db when it is
+ * closed, probes, and when an open session turns out lost (the server closed or killed
+ * it: a connection error, not a timeout) reconnects once within the same deadline and
+ * probes again, so a killed connection to a healthy server is no failure. Leaves *db
+ * closed after a timeout or a connection error (a cancelled session is dead, FACTS 41).
+ * Returns the exit code, also in r->code with r->reason. */
+int ka_probe_session(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
+		     struct ka_db *db, struct ka_probe_result *r, int64_t deadline);
+
 #endif

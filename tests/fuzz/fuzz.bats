@@ -49,6 +49,10 @@ fuzz() {
 	fuzz args-check
 }
 
+@test "ka-watch-mariadb's option table survives fuzzing" {
+	fuzz args-watch
+}
+
 @test "ka-check-proxysql's option table survives fuzzing" {
 	fuzz args-proxysql
 }
