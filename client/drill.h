@@ -35,6 +35,7 @@ struct drill_opts {
 	const char *defaults_file;
 	char database[65];
 	long rate, duration_s, timeout_ms, failover_timeout_ms;
+	long retry_interval_ms, retry_timeout_ms;   /* the library's failover pacing */
 	int verify_all, json, verbose;
 };
 

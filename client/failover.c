@@ -13,6 +13,7 @@
 #include "deadline.h"
 #include "exitcode.h"
 
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,17 @@
 #define KA_FO_MAX_RERUNS 3         /* re-runs of one statement, on top of the first run */
 #define KA_FO_READER_PAUSE_MS 5000 /* after the read session failed, reads use the writer */
 #define KA_FO_FENCE_ROUNDS 500     /* looks of one fence, 20 ms apart, within its deadline */
+#define KA_FO_MIN_RETRY_INTERVAL_MS 5 /* passes never closer than this: no busy loop */
 
 void ka_fo_defaults(struct ka_fo_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->connect_timeout_ms = 1000;
+	cfg->retry_connect_timeout_ms = 200;
+	cfg->retry_interval_ms = 25;
 	cfg->query_timeout_ms = 5000;
 	cfg->failover_timeout_ms = 10000;
-	cfg->max_rounds = 3;
-	cfg->backoff_ms = 100;
-	cfg->backoff_max_ms = 2000;
+	cfg->max_rounds = 0;
 	cfg->check_writable = 1;
 }
 
@@ -116,11 +118,9 @@ static int stopped(const struct ka_fo *fo)
 	return fo->cfg.cancel && *fo->cfg.cancel;
 }
 
-/* Sleeps ms milliseconds in short slices, returning early when cancelled. */
-static void pause_ms(const struct ka_fo *fo, int64_t ms)
+/* Sleeps until ka_now_ms() time end in short slices, returning early when cancelled. */
+static void pause_until(const struct ka_fo *fo, int64_t end)
 {
-	int64_t end = ka_now_ms() + ms;
-
 	while (!stopped(fo)) {
 		int64_t left = end - ka_now_ms();
 		if (left <= 0)
@@ -132,6 +132,11 @@ static void pause_ms(const struct ka_fo *fo, int64_t ms)
 	}
 }
 
+static void pause_ms(const struct ka_fo *fo, int64_t ms)
+{
+	pause_until(fo, ka_now_ms() + ms);
+}
+
 static void note_failure(struct ka_fo *fo, const struct ka_db *db)
 {
 	fo->err = db->err;
@@ -139,15 +144,17 @@ static void note_failure(struct ka_fo *fo, const struct ka_db *db)
 	fo->at_connect = db->at_connect;
 }
 
-/* Opens a session to endpoint i before deadline and reads its read_only and server_id;
- * with writable set a read-only server is refused. Returns 0 or -1 (err filled). */
-static int connect_one(struct ka_fo *fo, int i, int writable, int64_t deadline,
-		       struct ka_db *db, unsigned long *server_id, char *err, size_t errlen)
+/* Opens a session to endpoint i within timeout_ms (and before deadline) and reads its
+ * read_only and server_id; with writable set a read-only server is refused. Returns 0
+ * or -1 (err filled). */
+static int connect_one(struct ka_fo *fo, int i, int writable, int64_t timeout_ms,
+		       int64_t deadline, struct ka_db *db, unsigned long *server_id, char *err,
+		       size_t errlen)
 {
 	const struct ka_fo_endpoint *ep = &fo->cfg.ep[i];
 	struct ka_dbaddr a = { .host = ep->host, .port = ep->port, .user = fo->cfg.user,
 			       .password = fo->cfg.password, .database = fo->cfg.database };
-	int64_t dl = ka_now_ms() + fo->cfg.connect_timeout_ms;
+	int64_t dl = ka_now_ms() + timeout_ms;
 	char name[96], row[64] = "";
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW r;
@@ -203,56 +210,95 @@ static void report_switch(struct ka_fo *fo, int to)
 		fo->cfg.on_switch(&sw, fo->cfg.arg);
 }
 
-/* Connects the writer session: passes over the endpoints starting at start, up to
- * max_rounds passes with doubling backoff between them, all inside the failover
- * deadline (and hard_deadline). Returns 0 or -1 with err naming each endpoint's fault. */
-static int reconnect(struct ka_fo *fo, int start, char *err, size_t errlen)
+/* The bound of one connect attempt: connect_timeout_ms, or retry_connect_timeout_ms
+ * when that is shorter and a failover is in progress (a session was lost). */
+static int64_t attempt_timeout(const struct ka_fo *fo)
 {
-	int64_t t0 = ka_now_ms(), deadline = t0 + fo->cfg.failover_timeout_ms;
-	int64_t backoff = fo->cfg.backoff_ms;
-	char sum[KA_FO_MAX_ENDPOINTS][200], why[512];
-	int tried = 0, n = (int)fo->cfg.n;
+	int64_t t = fo->cfg.connect_timeout_ms, r = fo->cfg.retry_connect_timeout_ms;
 
-	memset(sum, 0, sizeof sum);
-	if (fo->hard_deadline && fo->hard_deadline < deadline)
-		deadline = fo->hard_deadline;
-	for (int round = 0; round < fo->cfg.max_rounds; round++) {
-		for (int k = 0; k < n; k++) {
-			int i = (start + k) % n;
-			struct ka_db db;
-			unsigned long sid = 0;
-			if (stopped(fo) || ka_now_ms() >= deadline)
-				goto out;
-			tried++;
-			if (connect_one(fo, i, fo->cfg.check_writable, deadline, &db, &sid, why,
-					sizeof why) < 0) {
-				snprintf(sum[i], sizeof sum[i], "%.199s", why);
-				continue;
-			}
-			fo->db = db;
-			fo->cur = i;
-			fo->server_id = sid;
-			if (fo->last >= 0)
-				report_switch(fo, i);
-			fo->lost_at = 0;
-			fo->lost_err = 0;
-			fo->lost_reason[0] = '\0';
+	return fo->lost_at && r > 0 && r < t ? r : t;
+}
+
+/* The pause from one pass's start to the next one's: retry_interval_ms, at least 5 ms. */
+static int64_t retry_interval(const struct ka_fo *fo)
+{
+	int64_t i = fo->cfg.retry_interval_ms;
+
+	return i < KA_FO_MIN_RETRY_INTERVAL_MS ? KA_FO_MIN_RETRY_INTERVAL_MS : i;
+}
+
+/* Passes one reconnect may make: as many as can begin retry_interval apart within
+ * failover_timeout_ms, or max_rounds when that is fewer. */
+static int max_passes(const struct ka_fo *fo)
+{
+	int64_t n = fo->cfg.failover_timeout_ms / retry_interval(fo) + 1;
+
+	if (fo->cfg.max_rounds > 0 && fo->cfg.max_rounds < n)
+		n = fo->cfg.max_rounds;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* Makes db (endpoint i, server_id sid) the writer session; reports the switch when it
+ * replaces a lost one. */
+static void take_session(struct ka_fo *fo, int i, const struct ka_db *db, unsigned long sid)
+{
+	fo->db = *db;
+	fo->cur = i;
+	fo->server_id = sid;
+	if (fo->last >= 0)
+		report_switch(fo, i);
+	fo->lost_at = 0;
+	fo->lost_err = 0;
+	fo->lost_reason[0] = '\0';
+}
+
+/* One pass over the endpoints from start, each attempt within timeout_ms. Returns 0
+ * connected, 1 none usable (sum[i] says why for endpoint i), -1 out of time or
+ * cancelled. */
+static int connect_pass(struct ka_fo *fo, int start, int64_t timeout_ms, int64_t deadline,
+			char sum[][200], int *tried)
+{
+	int n = (int)fo->cfg.n;
+	char why[512];
+
+	for (int k = 0; k < n; k++) {
+		int i = (start + k) % n;
+		struct ka_db db;
+		unsigned long sid = 0;
+		unsigned int err = fo->err;
+		int timed_out = fo->timed_out, at_connect = fo->at_connect;
+		if (stopped(fo) || ka_now_ms() >= deadline)
+			return -1;
+		(*tried)++;
+		if (connect_one(fo, i, fo->cfg.check_writable, timeout_ms, deadline, &db, &sid,
+				why, sizeof why) == 0) {
+			take_session(fo, i, &db, sid);
 			return 0;
 		}
-		int64_t left = deadline - ka_now_ms();
-		if (round + 1 < fo->cfg.max_rounds && left > 0) {
-			pause_ms(fo, backoff < left ? backoff : left);
-			backoff = backoff * 2 > fo->cfg.backoff_max_ms ? fo->cfg.backoff_max_ms
-								       : backoff * 2;
+		/* An attempt the failover deadline cut short says less than the endpoint's
+		 * last answer (read-only, refused): keep that one, and its errno. */
+		if (fo->timed_out && sum[i][0] && ka_now_ms() >= deadline) {
+			fo->err = err;
+			fo->timed_out = timed_out;
+			fo->at_connect = at_connect;
+			continue;
 		}
+		snprintf(sum[i], 200, "%.199s", why);
 	}
-out:;
+	return 1;
+}
+
+/* Fills err with what a reconnect that began at t0 tried, and each endpoint's fault. */
+static void describe_failure(struct ka_fo *fo, int64_t t0, int tried, char sum[][200],
+			     char *err, size_t errlen)
+{
 	size_t o = 0;
+
 	o += (size_t)snprintf(err, errlen, "no usable endpoint after %d attempt(s) in %lld ms",
 			      tried, (long long)(ka_now_ms() - t0));
 	if (stopped(fo) && o < errlen)
 		o += (size_t)snprintf(err + o, errlen - o, " (cancelled)");
-	for (int i = 0, first = 1; i < n && o < errlen; i++)
+	for (int i = 0, first = 1; i < (int)fo->cfg.n && o < errlen; i++)
 		if (sum[i][0]) {
 			o += (size_t)snprintf(err + o, errlen - o, "%s %s", first ? ":" : ";",
 					      sum[i]);
@@ -263,6 +309,34 @@ out:;
 		fo->timed_out = 1;
 		fo->at_connect = 1;
 	}
+}
+
+/* Connects the writer session: passes over the endpoints starting at start, each pass
+ * beginning retry_interval after the previous one began (sleeping the rest), each
+ * attempt within attempt_timeout(), until one works, the failover deadline (or
+ * hard_deadline) passes, max_passes() were made, or cancel is set. Returns 0 or -1
+ * with err naming each endpoint's fault. */
+static int reconnect(struct ka_fo *fo, int start, char *err, size_t errlen)
+{
+	int64_t t0 = ka_now_ms(), deadline = t0 + fo->cfg.failover_timeout_ms;
+	int64_t timeout_ms = attempt_timeout(fo);
+	char sum[KA_FO_MAX_ENDPOINTS][200];
+	int tried = 0, passes = max_passes(fo);
+
+	memset(sum, 0, sizeof sum);
+	if (fo->hard_deadline && fo->hard_deadline < deadline)
+		deadline = fo->hard_deadline;
+	for (int pass = 0; pass < passes; pass++) {
+		int64_t next = ka_now_ms() + retry_interval(fo);
+		int r = connect_pass(fo, start, timeout_ms, deadline, sum, &tried);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			break;
+		if (pass + 1 < passes)
+			pause_until(fo, next < deadline ? next : deadline);
+	}
+	describe_failure(fo, t0, tried, sum, err, errlen);
 	return -1;
 }
 
@@ -282,8 +356,6 @@ int ka_fo_open(struct ka_fo *fo, const struct ka_fo_config *cfg, char *err, size
 	memset(fo, 0, sizeof *fo);
 	fo->cfg = *cfg;
 	fo->cur = fo->last = fo->rcur = -1;
-	if (fo->cfg.max_rounds < 1)
-		fo->cfg.max_rounds = 1;
 	if (fo->cfg.n > KA_FO_MAX_ENDPOINTS)
 		fo->cfg.n = KA_FO_MAX_ENDPOINTS;
 	for (size_t i = 0; i < fo->cfg.n; i++)
@@ -411,7 +483,8 @@ static int open_reader(struct ka_fo *fo)
 	for (int k = 1; k < n; k++) {
 		int i = (base + k) % n;
 		unsigned long sid = 0;
-		if (connect_one(fo, i, 0, deadline, &fo->rdb, &sid, why, sizeof why) == 0) {
+		if (connect_one(fo, i, 0, fo->cfg.connect_timeout_ms, deadline, &fo->rdb, &sid,
+				why, sizeof why) == 0) {
 			fo->rcur = i;
 			return 0;
 		}

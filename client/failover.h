@@ -4,10 +4,29 @@
  * An application names its endpoints (a VIP alone, or server 1 then server 2) and runs
  * its statements through ka_fo_exec(). Only a lost connection (2002, 2003, 2006, 2013,
  * 2055, or a statement deadline that passed) moves the session: it is closed and the
- * library reconnects, starting with the endpoint after the one that failed, in bounded
- * rounds with backoff inside one total deadline; each switch is reported to a callback.
- * Every other error (duplicate key, syntax, read-only, access) is the caller's: it is
- * returned as it is and the session stays where it was.
+ * library reconnects, starting with the endpoint after the one that failed, inside one
+ * total deadline; each switch is reported to a callback. Every other error (duplicate
+ * key, syntax, read-only, access) is the caller's: it is returned as it is and the
+ * session stays where it was.
+ *
+ * How a failover retries: passes over the endpoint list begin retry_interval_ms (25)
+ * apart, never closer (a pass that fails at once sleeps the rest: no busy loop), until
+ * one endpoint answers as a writer, failover_timeout_ms has passed, or max_rounds
+ * passes were made. While a failover is in progress (a session was lost and no new one
+ * is open yet) each connect attempt -- TCP handshake, login and the @@read_only look --
+ * is cut after retry_connect_timeout_ms (200) when that is shorter than
+ * connect_timeout_ms: a SYN to a VIP that is moving gets no answer (the kernel would
+ * send it again only after 1 s), a hung server accepts TCP but never greets; a fresh
+ * attempt 25 ms later finds the VIP's new holder. A refused connect (RST: the address
+ * answered, mysqld is down) fails in microseconds and is tried again at the next pass.
+ * The first connect (ka_fo_open, or a later one when no session was ever open) gives
+ * each attempt the whole connect_timeout_ms. So the client is back within about one
+ * interval (plus one cut attempt at most) of the server being back, not after a sleep.
+ * The cost: a client makes up to 1000 / retry_interval_ms passes a second while the
+ * VIP moves, each a login on every live endpoint that is still read-only; and a login
+ * slower than retry_connect_timeout_ms never succeeds during a failover (raise it for a
+ * server that is that slow; each login cut on a hung server that resumes counts as an
+ * aborted connection there, Aborted_connects).
  *
  * The ambiguity: when a connection is lost after a statement was sent (2013, 2055, or
  * the deadline passed while waiting for the answer), the client cannot know whether the
@@ -32,7 +51,8 @@
  *   read) and no transaction was open; a statement flagged KA_FO_PINNED is never
  *   re-run on a new session;
  * - every wait is bounded (query_timeout_ms, connect_timeout_ms, failover_timeout_ms,
- *   max_rounds), and a new writer session answered @@read_only=0 (check_writable);
+ *   max_rounds), retries are spaced (retry_interval_ms, at least 5 ms), and a new writer
+ *   session answered @@read_only=0 (check_writable);
  * - KA_FO_AMBIGUOUS and KA_FO_TXN_LOST come back to the caller, never hidden.
  * What it does not:
  * - a new session is a new session: NO session state is restored. Not autocommit,
@@ -104,12 +124,17 @@ struct ka_fo_config {
 	struct ka_fo_endpoint ep[KA_FO_MAX_ENDPOINTS];
 	size_t n;                      /* number of endpoints, in order of preference */
 	const char *user, *password, *database;  /* kept as pointers: keep them alive */
-	int64_t connect_timeout_ms;    /* one connect attempt (default 1000) */
+	int64_t connect_timeout_ms;    /* one connect attempt, login and @@read_only look
+				        * included (default 1000) */
+	int64_t retry_connect_timeout_ms; /* one connect attempt while failing over, when
+				        * shorter than connect_timeout_ms (default 200; 0: use
+				        * connect_timeout_ms) */
+	int64_t retry_interval_ms;     /* passes over the endpoints begin this far apart
+				        * (default 25; less than 5 counts as 5) */
 	int64_t query_timeout_ms;      /* one statement, answer included (default 5000) */
 	int64_t failover_timeout_ms;   /* one whole failover, all attempts (default 10000) */
-	int max_rounds;                /* passes over the endpoint list (default 3) */
-	int64_t backoff_ms;            /* pause after a failed pass, doubled (default 100) */
-	int64_t backoff_max_ms;        /* cap of that pause (default 2000) */
+	int max_rounds;                /* passes over the endpoint list at most (default 0:
+				        * as many as failover_timeout_ms allows) */
 	int check_writable;            /* skip endpoints answering @@read_only=1 (default 1) */
 	int read_secondary;            /* KA_FO_READ goes to another endpoint (default 0) */
 	void (*on_switch)(const struct ka_fo_switch *sw, void *arg); /* may be NULL */

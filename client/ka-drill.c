@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " DRILL_PROG " --hosts IP:PORT[,IP:PORT...] [--defaults-file FILE] [--database NAME]\n"
 "       [--rate N] [--duration SECONDS] [--timeout MS] [--failover-timeout MS]\n"
+"       [--retry-interval MS] [--retry-timeout MS]\n"
 "       [--verify-all] [--verify-hosts IP:PORT[,IP:PORT...]] [--json] [--verbose]\n"
 "       " DRILL_PROG " --list-exit-codes | --help | --version\n");
 }
@@ -99,6 +100,8 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 		{ "duration", required_argument, 0, 'D' },
 		{ "timeout", required_argument, 0, 't' },
 		{ "failover-timeout", required_argument, 0, 'F' },
+		{ "retry-interval", required_argument, 0, 'i' },
+		{ "retry-timeout", required_argument, 0, 'T' },
 		{ "verify-all", no_argument, 0, 'a' },
 		{ "verify-hosts", required_argument, 0, 'x' },
 		KA_COMMON_LONG_OPTIONS
@@ -111,6 +114,8 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 	o->rate = 10;
 	o->timeout_ms = 2000;
 	o->failover_timeout_ms = 5000;
+	o->retry_interval_ms = o->fo.retry_interval_ms;
+	o->retry_timeout_ms = o->fo.retry_connect_timeout_ms;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		switch (c) {
@@ -140,6 +145,16 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 		case 'F':
 			if (ka_parse_long("--failover-timeout", optarg, 50, 600000,
 					  &o->failover_timeout_ms, err, errlen) < 0)
+				return -1;
+			break;
+		case 'i':
+			if (ka_parse_long("--retry-interval", optarg, 5, 10000,
+					  &o->retry_interval_ms, err, errlen) < 0)
+				return -1;
+			break;
+		case 'T':
+			if (ka_parse_long("--retry-timeout", optarg, 50, 60000,
+					  &o->retry_timeout_ms, err, errlen) < 0)
 				return -1;
 			break;
 		case 'a': o->verify_all = 1; break;
@@ -493,6 +508,8 @@ int main(int argc, char **argv)
 	d->o.fo.connect_timeout_ms = d->o.timeout_ms;
 	d->o.fo.query_timeout_ms = d->o.timeout_ms;
 	d->o.fo.failover_timeout_ms = d->o.failover_timeout_ms;
+	d->o.fo.retry_interval_ms = d->o.retry_interval_ms;
+	d->o.fo.retry_connect_timeout_ms = d->o.retry_timeout_ms;
 	d->o.fo.on_switch = drill_on_switch;
 	d->o.fo.arg = d;
 	d->o.fo.cancel = &stop_flag;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # ka-drill and client/failover.[ch] against a real primary/replica pair: server 1 on
-# 127.0.0.1:23400, server 2 (read-only replica) on 127.0.0.1:23401. The tests run in
+# 127.0.0.1:23400, server 2 (read-only replica) on 127.0.0.1:23401; a stand-in VIP (socat)
+# on 23402 and a hung stand-in server (accepts, never greets) on 23403. The tests run in
 # order and the later ones break the pair (kill, hang, promote by hand with SQL), so the
 # pair is rebuilt where a test needs it whole.
 
@@ -48,6 +49,7 @@ setup() {
 
 teardown() {
 	stop_forwarder
+	stop_silent_listener
 	if [ -n "${DRILL_PID:-}" ] && kill -0 "$DRILL_PID" 2>/dev/null; then
 		kill -KILL "$DRILL_PID" 2>/dev/null
 		wait "$DRILL_PID" 2>/dev/null
@@ -120,6 +122,17 @@ move_forwarder() {
 	wait "$FWD_PID" 2>/dev/null || true
 	start_forwarder "$1"
 }
+
+# Cuts the connections the forwarder carries now (the old holder of the VIP is gone).
+cut_forwarded() {
+	local p
+	for p in ${FWD_OLD:-} $(pgrep -P "$FWD_PID" | tr '\n' ' ' || true); do
+		kill "$p" 2>/dev/null || true
+	done
+	FWD_OLD=
+}
+
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
 stop_forwarder() {
 	local p kids=
@@ -342,6 +355,64 @@ wait_sql() { mdb_wait_for "$1" "$2" 5; }
 	assert_line --index 1 "ok errno=0 server=$S1 switches=0 value=2"
 	run --separate-stderr -0 fo_exec "$S1,$S2" "SELECT @@server_id"
 	assert_line --index 1 "ok errno=0 server=$S1 switches=0 value=1"
+}
+
+@test "a primary SIGKILLed and started again on its port: the drill's outage exceeds the downtime by less than 600 ms" {
+	drill_bg --hosts "$S1" --database downdb --rate 50 --duration 6 --json
+	sleep 1.5
+	local t0 t1
+	t0=$(ms_now)
+	mdb_kill s1
+	sleep 1
+	mdb_launch s1
+	# up = the first write it commits (semi-sync waits for the replica's reconnect)
+	mdb_sql s1 "INSERT INTO downdb.drill (id, payload) VALUES (0, 'test: up')"
+	t1=$(ms_now)
+	drill_wait
+	local down=$((t1 - t0)) outage
+	outage=$(j .longest_outage_ms)
+	echo "server down $down ms, drill outage $outage ms, excess $((outage - down)) ms"
+	[ "$DRILL_RC" = 0 ] && [ "$(j .lost)" = 0 ] && [ "$(j .duplicated)" = 0 ]
+	[ "$outage" -ge 800 ]
+	[ $((outage - down)) -lt 600 ]
+}
+
+@test "a stand-in VIP moved from a hung server to a live one: the drill's outage exceeds the move by less than 600 ms, not by a connect timeout" {
+	start_silent_listener 23403        # a hung server: its kernel accepts, it never greets
+	start_forwarder 23400
+	drill_bg --hosts 127.0.0.1:23402 --database vipdb --rate 50 --duration 6 --timeout 3000 --json
+	sleep 1.5
+	local t0 t1 t2
+	move_forwarder 23403               # the VIP is on the hung server now ...
+	t0=$(ms_now)
+	cut_forwarded                      # ... and the drill's session to server 1 is gone
+	sleep 1
+	t1=$(ms_now)
+	move_forwarder 23400               # the VIP moves to a live server
+	t2=$(ms_now)
+	drill_wait
+	stop_forwarder
+	# the VIP was live again between t1 and t2 (the forwarder's start, slow under load)
+	local down=$((t2 - t0)) outage
+	outage=$(j .longest_outage_ms)
+	echo "VIP live again $((t1 - t0))..$down ms after the cut, drill outage $outage ms," \
+		"excess $((outage - down))..$((outage - t1 + t0)) ms"
+	# each connect attempt to the hung server is cut after 200 ms, not after --timeout
+	[ "$DRILL_RC" = 0 ] && [ "$(j .lost)" = 0 ] && [ "$(j .duplicated)" = 0 ]
+	[ "$outage" -ge 800 ]
+	[ $((outage - down)) -lt 600 ]
+}
+
+@test "a reconnect cuts an attempt on a hung endpoint after 200 ms, not the whole connect timeout" {
+	start_silent_listener 23403
+	# the session is dropped; the reconnect starts with the next endpoint (the hung one)
+	timed run --separate-stderr -0 fo_exec --timeout 3000 "$S1,127.0.0.1:23403" \
+		"SELECT 1" disconnect "SELECT @@server_id"
+	echo "$output"
+	echo "took $TIMED_MS ms"
+	assert_line --index 2 "switch $S1 -> $S1 errno=0"
+	assert_line --index 3 "ok errno=0 server=$S1 switches=1 value=1"
+	[ "$TIMED_MS" -lt 2500 ]
 }
 
 @test "a commit lost in a hung server (SIGSTOP) is ambiguous and resolved by id" {

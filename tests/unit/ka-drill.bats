@@ -77,6 +77,28 @@ teardown() { stop_silent_listener; }
 	[ "$TIMED_MS" -lt 5000 ]
 }
 
+@test "retries a refused endpoint about every 25 ms within the failover budget, never in a busy loop" {
+	run -2 ka-drill --hosts 127.0.0.1:23448 --failover-timeout 1000
+	local n ms
+	n=$(sed -n 's/.*no usable endpoint after \([0-9]*\) attempt(s) in \([0-9]*\) ms.*/\1/p' <<<"$output" | head -1)
+	ms=$(sed -n 's/.*no usable endpoint after \([0-9]*\) attempt(s) in \([0-9]*\) ms.*/\2/p' <<<"$output" | head -1)
+	echo "$n attempts in $ms ms"
+	# passes begin 25 ms apart at the closest: at most 1000 / 25 + 1; a loaded machine
+	# sleeps longer, so the lower bound is wide
+	[ "$ms" -ge 900 ] && [ "$n" -ge 5 ] && [ "$n" -le 41 ]
+	run -2 ka-drill --hosts 127.0.0.1:23448 --failover-timeout 1000 --retry-interval 200
+	n=$(sed -n 's/.*no usable endpoint after \([0-9]*\) attempt(s).*/\1/p' <<<"$output" | head -1)
+	[ "$n" -ge 2 ] && [ "$n" -le 6 ]
+}
+
+@test "exits 64 on a retry interval or retry timeout out of range" {
+	run -64 ka-drill --hosts 127.0.0.1 --retry-interval 4
+	assert_output --partial "invalid value '4' for --retry-interval"
+	run -64 ka-drill --hosts 127.0.0.1 --retry-interval 10001
+	run -64 ka-drill --hosts 127.0.0.1 --retry-timeout 49
+	assert_output --partial "for --retry-timeout"
+}
+
 @test "--json still prints one object with the stable keys when nothing was reachable" {
 	run --separate-stderr -2 ka-drill --hosts "$DOWN" --failover-timeout 300 --json
 	local k
