@@ -5,7 +5,8 @@
 #   ka-db1      eth0 192.0.2.11   mariadbd :3306 + keepalived (ROLE master, priority 100)
 #   ka-db2      eth0 192.0.2.12   mariadbd :3306 + keepalived (ROLE backup, priority 90)
 #   ka-client   eth0 192.0.2.20   writers (ka-drill) through the VIP 192.0.2.100
-#   ka-witness  eth0 192.0.2.30   a TCP listener on :7 for ka-check-mariadb --witness
+#   ka-witness  eth0 192.0.2.30   a TCP listener on :7 for ka-check-mariadb --witness (it
+#                                 sends a banner line, as sshd does)
 #
 # Configs are rendered by conf-templates/render (keepalived, MariaDB HA settings, grants,
 # ka.cnf); binaries come from $KA_BIN (default build/). Everything lives in $KA_LAB_DIR
@@ -125,19 +126,27 @@ lab_heal() { ip netns exec "ka-$1" nft delete table inet ka_lab_partition 2>/dev
 
 # ---- witness ----------------------------------------------------------------------------
 
+# The witness greets every connection with one line, as sshd does with its banner:
+# ka-check-mariadb counts a witness only when it sends a byte (a proxy or NAT that
+# completes the handshake for a host that is gone cannot), unless --witness-connect-only.
+LAB_WITNESS_BANNER=SSH-2.0-ka-lab-witness
 lab_witness_up() {
 	local d=$LAB_DIR/witness
 	mkdir -p "$d"
 	if command -v socat >/dev/null; then
 		lab_spawn witness "$d/listener.pid" "$d/listener.log" \
-			socat "TCP-LISTEN:$LAB_WITNESS_PORT,bind=${LAB_IP[witness]},fork,reuseaddr" /dev/null
+			socat "TCP-LISTEN:$LAB_WITNESS_PORT,bind=${LAB_IP[witness]},fork,reuseaddr" \
+			"EXEC:echo $LAB_WITNESS_BANNER"
 	else
 		lab_spawn witness "$d/listener.pid" "$d/listener.log" python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
 while True:
-    c, _ = s.accept(); c.close()' "${LAB_IP[witness]}" "$LAB_WITNESS_PORT"
+    c, _ = s.accept()
+    try: c.sendall(sys.argv[3].encode() + b"\n")
+    except OSError: pass
+    c.close()' "${LAB_IP[witness]}" "$LAB_WITNESS_PORT" "$LAB_WITNESS_BANNER"
 	fi
 }
 
@@ -286,6 +295,47 @@ lab_ka_start() {
 		-p "$d/keepalived.pid" -r "$d/vrrp.pid" -c "$d/checkers.pid"
 }
 
+# ---- an installed node -----------------------------------------------------------------
+
+# NODE's scratch root for `make install` (PREFIX, RUNDIR, STATEDIR point into it).
+lab_inst_root() { echo "$LAB_DIR/$1/root"; }
+
+# Installs what $LAB_BIN holds into NODE's scratch root the way a node is installed:
+# `make install` (binaries, tmpfiles.d entry, directories), nothing created by the lab.
+lab_install() {
+	local r
+	r=$(lab_inst_root "$1")
+	make --no-print-directory -C "$LAB_REPO" install BUILD="$LAB_BIN" \
+		PREFIX="$r/usr/local" RUNDIR="$r/run/ka-mariadb" STATEDIR="$r/var/lib/ka-mariadb"
+}
+
+# A reboot of NODE's scratch root as far as ka-mariadb is concerned: the runtime directory
+# (tmpfs) is gone, then systemd-tmpfiles runs the installed tmpfiles.d entry, as at boot.
+lab_install_reboot() {
+	local r
+	r=$(lab_inst_root "$1")
+	rm -rf "$r/run/ka-mariadb"
+	systemd-tmpfiles --create "$r/usr/local/lib/tmpfiles.d/ka-mariadb.conf"
+}
+
+# Renders NODE's keepalived.conf for the installed paths (binaries from the install, notify
+# FIFO in RUNDIR, fault file and state in STATEDIR), through render's host checks.
+lab_ka_config_installed() {
+	local n=$1 d=$LAB_DIR/$1 r
+	lab_settings_load
+	r=$(lab_inst_root "$n")
+	{
+		lab_vars "$n"
+		echo "KA_BIN=$r/usr/local/libexec/ka-mariadb"
+		echo "NOTIFY=fifo"
+		echo "NOTIFY_FIFO_PATH=$r/run/ka-mariadb/notify.fifo"
+		echo "STATE_DIR=$r/var/lib/ka-mariadb"
+		echo "FAULT_FILE=$r/var/lib/ka-mariadb/fault"
+	} > "$d/installed.vars"
+	"$LAB_RENDER" --vars "$d/installed.vars" --netns "ka-$n" --out "$d/keepalived.conf" \
+		"keepalived-$LAB_MODE" > "$d/timing.txt"
+}
+
 # The host-death stand-in: freezes the parent (no respawn), SIGKILLs the VRRP child, then
 # the parent. No priority-0 advert, no VIP removal: the peer must notice the silence.
 _lab_ka_kill() {
@@ -361,10 +411,6 @@ lab_wait_synced() {
 	lab_wait_sql "$1" "SELECT 1 FROM DUAL WHERE MASTER_GTID_WAIT('$pos', 0.5) = 0" "${3:-30}"
 }
 
-# CHECKSUM TABLE of the lab tables on NODE (one line per table).
-lab_checksums() {
-	lab_sql "$1" "CHECKSUM TABLE $LAB_DB.writes EXTENDED" 10
-}
 
 lab_state() {
 	local n
@@ -538,7 +584,7 @@ CNF
 lab_missing() {
 	local b
 	[ "$(id -u)" = 0 ] || { echo "the lab needs root"; return; }
-	for b in keepalived mariadbd mariadb-install-db mariadb ip nft jq; do
+	for b in keepalived mariadbd mariadb-install-db mariadb ip nft jq make; do
 		command -v "$b" >/dev/null || { echo "missing command '$b'"; return; }
 	done
 	for b in ka-check-mariadb ka-notify-mariadb ka-drill; do
@@ -547,14 +593,53 @@ lab_missing() {
 }
 
 # The longest write outage a drill report shows (ms): the drill's own longest outage, the
-# longest switch, and the longest gap between acknowledged writes on two servers.
+# longest switch, the longest gap between acknowledged writes on two servers, and the
+# longest single write (a stall that ended without an error is no outage to the drill).
 lab_drill_outage_ms() {
-	jq '[.longest_outage_ms // 0, (.switches[]?.down_ms // 0),
+	jq '[.longest_outage_ms // 0, .max_write_ms // 0, (.switches[]?.down_ms // 0),
 	     (.phases as $p | range(1; ($p | length)) | $p[.].start_ms - $p[. - 1].end_ms)] | max' <<<"$1"
 }
 
+# Why a ka-drill report is not a verified, clean round (empty when it is): exactly one JSON
+# object with status "OK", verified true, the counts present as numbers (a missing or null
+# "lost" is not 0), none lost or duplicated, and at least one write acknowledged. A drill
+# that could not reach the primary at the end reports status FAIL, verified false and
+# lost 0: lost 0 alone proves nothing.
+lab_drill_problem() {
+	[ -n "$1" ] || { echo "no report"; return 0; }
+	jq -rs 'if length != 1 or (.[0] | type) != "object" then "not one JSON object" else .[0] |
+	  if .status != "OK" then
+	    "status \(.status) (\(.code_name // "no code_name"): \(.reason // "no reason"))"
+	  elif .verified != true then "not verified (verified: \(.verified))"
+	  elif ([.attempted, .acknowledged, .lost, .duplicated, .ambiguous] |
+	        map(type == "number") | all | not) then
+	    "a count is missing or not a number (attempted \(.attempted), acknowledged \(.acknowledged), lost \(.lost), duplicated \(.duplicated), ambiguous \(.ambiguous))"
+	  elif .lost != 0 then "\(.lost) acknowledged write(s) lost"
+	  elif .duplicated != 0 then "\(.duplicated) write(s) duplicated"
+	  elif .acknowledged < 1 then "no write acknowledged"
+	  else empty end end' <<<"$1" 2>/dev/null || echo "not JSON"
+}
+
+# Succeeds when the ka-drill report $1 is a verified, clean round; else logs why and fails.
+lab_drill_verified() {
+	local why
+	why=$(lab_drill_problem "$1")
+	[ -z "$why" ] && return 0
+	lab_log "ka-drill round not verified clean: $why"
+	return 1
+}
+
+# bench/failover's row for one round: "VIP_MS OUTAGE_MS LOST DUPLICATED PROMOTED_MS
+# ACKNOWLEDGED" from the drill report $1 and the measured $2 (VIP moved) and $3 (promoted).
+# Fails, saying why, unless the report is a verified clean round: an unverified round is a
+# failed round, never a round with 0 lost.
+lab_bench_row() {
+	lab_drill_verified "$1" || return 1
+	echo "$2 $(lab_drill_outage_ms "$1") $(jq .lost <<<"$1") $(jq .duplicated <<<"$1") $3 $(jq .acknowledged <<<"$1")"
+}
+
 lab_drill_summary() {
-	jq -r '"drill: status \(.status), attempted \(.attempted), acknowledged \(.acknowledged), lost \(.lost), duplicated \(.duplicated), ambiguous \(.ambiguous), switches \(.switch_count)"' <<<"$1"
+	jq -r '"drill: status \(.status), verified \(.verified), attempted \(.attempted), acknowledged \(.acknowledged), lost \(.lost), duplicated \(.duplicated), ambiguous \(.ambiguous), switches \(.switch_count)"' <<<"$1"
 	echo "drill: write outage $(lab_drill_outage_ms "$1") ms"
 }
 
@@ -589,12 +674,26 @@ lab_no_errant() {
 }
 
 # Checksums of every table in the lab database on NODE, one "table checksum" per line.
+# Fails (printing nothing) when a query fails or the lab database has no table.
 lab_table_checksums() {
-	local tables t
+	local tables
 	tables=$(lab_sql "$1" "SELECT GROUP_CONCAT(CONCAT('$LAB_DB.', table_name) ORDER BY table_name)
 		FROM information_schema.tables WHERE table_schema='$LAB_DB'" 10) || return 1
-	[ -n "$tables" ] && [ "$tables" != NULL ] || return 0
+	[ -n "$tables" ] && [ "$tables" != NULL ] || return 1
 	lab_sql "$1" "CHECKSUM TABLE $tables EXTENDED" 20
+}
+
+# NODE and OTHER hold equal tables: both checksum lists were read, are not empty, carry no
+# NULL (CHECKSUM TABLE of a missing table) and are equal. Logs which condition failed.
+lab_checksums_equal() {
+	local a b
+	a=$(lab_table_checksums "$1") || { lab_log "no checksums from $1"; return 1; }
+	b=$(lab_table_checksums "$2") || { lab_log "no checksums from $2"; return 1; }
+	if [ -z "$a" ] || [ -z "$b" ] || [[ $a$b == *NULL* ]]; then
+		lab_log "unusable checksums: $1 '$a', $2 '$b'"
+		return 1
+	fi
+	[ "$a" = "$b" ] || { lab_log "checksums differ: $1 '$a', $2 '$b'"; return 1; }
 }
 
 # Which node is writable: db1, db2, none or "db1 db2".
@@ -616,6 +715,20 @@ lab_source_of() {
 lab_ka_state() {
 	grep -o 'Entering [A-Z]* STATE' "$LAB_DIR/$1/keepalived.log" 2>/dev/null | tail -1 |
 		awk '{ print $2 }'
+}
+
+# Lines in NODE's keepalived log so far (a mark for lab_ka_states_since).
+lab_ka_log_mark() { wc -l < "$LAB_DIR/$1/keepalived.log" 2>/dev/null || echo 0; }
+
+# True when NODE's keepalived logged a line matching $3 after log line $2.
+lab_ka_logged_since() {
+	tail -n "+$(($2 + 1))" "$LAB_DIR/$1/keepalived.log" 2>/dev/null | grep -q -- "$3"
+}
+
+# The states NODE's keepalived entered after log line $2, in order, one per line.
+lab_ka_states_since() {
+	tail -n "+$(($2 + 1))" "$LAB_DIR/$1/keepalived.log" 2>/dev/null |
+		grep -o 'Entering [A-Z]* STATE' | awk '{ print $2 }'
 }
 
 # Polls "$@" every 0.2 s until it succeeds or $1 seconds pass.
@@ -716,8 +829,7 @@ lab_rejoined_or_refused() {
 		if lab_is_replica_of db1 db2; then
 			lab_wait_synced db1 db2 30 || return 1
 			lab_no_errant db1 db2 || { lab_log "db1 replicates but holds errant GTIDs"; return 1; }
-			[ "$(lab_table_checksums db1)" = "$(lab_table_checksums db2)" ] ||
-				{ lab_log "checksums differ after the rejoin"; return 1; }
+			lab_checksums_equal db1 db2 || { lab_log "after the rejoin"; return 1; }
 			echo rejoined
 			return 0
 		fi

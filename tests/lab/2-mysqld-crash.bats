@@ -32,9 +32,7 @@ teardown() { lab_teardown_test; }
 	run lab_drill_wait 40
 	json=$output
 	lab_drill_summary "$json" >&3
-	[ "$(lab_json "$json" .lost)" = 0 ]
-	[ "$(lab_json "$json" .duplicated)" = 0 ]
-	[ "$(lab_json "$json" .status)" = OK ]
+	lab_drill_verified "$json"
 	[ "$(lab_drill_last_server_id "$json")" = 12 ]
 	[ "$(lab_drill_outage_ms "$json")" -lt 10000 ]
 	touch "$BATS_FILE_TMPDIR/failed-over"
@@ -61,11 +59,10 @@ teardown() { lab_teardown_test; }
 	run lab_drill_wait 40
 	json=$output
 	lab_drill_summary "$json" >&3
-	[ "$(lab_json "$json" .lost)" = 0 ]
-	[ "$(lab_json "$json" .status)" = OK ]
+	lab_drill_verified "$json"
 	lab_wait_synced db1 db2 30
 	lab_no_errant db1 db2
-	[ "$(lab_table_checksums db1)" = "$(lab_table_checksums db2)" ]
+	lab_checksums_equal db1 db2
 	run lab_sql db2 "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'"
 	assert_output --regexp $'\t1$'
 }

@@ -30,8 +30,7 @@ teardown() { lab_teardown_test; }
 	run lab_drill_wait 60
 	json=$output
 	lab_drill_summary "$json" >&3
-	[ "$(lab_json "$json" .lost)" = 0 ]
-	[ "$(lab_json "$json" .duplicated)" = 0 ]
+	lab_drill_verified "$json"
 	[ "$(lab_drill_last_server_id "$json")" = 12 ]
 	echo "$json" > "$BATS_FILE_TMPDIR/drill.json"
 	touch "$BATS_FILE_TMPDIR/failed-over"
@@ -39,6 +38,7 @@ teardown() { lab_teardown_test; }
 
 @test "db1's keepalived restarted drops the stale VIP, stays BACKUP, and db1 rejoins db2 or is refused safely" {
 	[ -e "$BATS_FILE_TMPDIR/failed-over" ] || skip "needs the failover of the previous test"
+	mark=$(lab_ka_log_mark db1)
 	lab_ka_start db1
 	lab_wait_for 15 lab_vip_not_on db1
 	outcome=$(lab_rejoined_or_refused "$(lab_json "$(cat "$BATS_FILE_TMPDIR/drill.json")" .ambiguous)")
@@ -47,4 +47,15 @@ teardown() { lab_teardown_test; }
 	assert_success
 	run lab_writable
 	assert_output db2
+	# The restarted keepalived entered BACKUP and never MASTER; a refused rejoin forces
+	# FAULT (the fault file) afterwards, a rejoin leaves it in BACKUP.
+	states=$(lab_ka_states_since db1 "$mark")
+	echo "# db1's restarted keepalived entered: $(tr '\n' ' ' <<<"$states")" >&3
+	[ "$(head -1 <<<"$states")" = BACKUP ]
+	[ -z "$(grep -x MASTER <<<"$states")" ]
+	if [ "$outcome" = rejoined ]; then
+		[ "$(tail -1 <<<"$states")" = BACKUP ]
+	else
+		[ "$(tail -1 <<<"$states")" = FAULT ]
+	fi
 }

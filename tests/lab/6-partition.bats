@@ -50,8 +50,7 @@ partition_and_heal() {
 	[ "$(lab_writable)" = db2 ]
 	json=$(lab_drill_wait 60)
 	lab_drill_summary "$json" >&3
-	[ "$(lab_json "$json" .lost)" = 0 ]
-	[ "$(lab_json "$json" .duplicated)" = 0 ]
+	lab_drill_verified "$json"
 	[ "$(lab_drill_last_server_id "$json")" = 12 ]
 	outcome=$(lab_rejoined_or_refused "$(lab_json "$json" .ambiguous)")
 	echo "# after the heal db1 $outcome" >&3

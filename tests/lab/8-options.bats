@@ -39,8 +39,7 @@ teardown() { lab_teardown_test; }
 	lab_wait_read_only db2 0 20
 	json=$(lab_drill_wait 40)
 	lab_drill_summary "$json" >&3
-	[ "$(lab_json "$json" .lost)" = 0 ]
-	[ "$(lab_json "$json" .duplicated)" = 0 ]
+	lab_drill_verified "$json"
 	[ "$(lab_drill_last_server_id "$json")" = 12 ]
 	lab_db_start db1
 	lab_wait_for 40 lab_is_replica_of db1 db2

@@ -12,8 +12,9 @@ setup_file() {
 	export RT_NS="ka-render-$$"
 	export RT_DIR
 	RT_DIR=$(mktemp -d /tmp/ka-render.XXXXXX)
-	# A root-owned bin dir with the checkers keepalived -t looks for (script security).
-	mkdir -p "$RT_DIR/bin"
+	# A root-owned bin dir with the checkers keepalived -t looks for (script security), and
+	# the directories the fault file and the notify FIFO need on this host.
+	mkdir -p "$RT_DIR/bin" "$RT_DIR/state" "$RT_DIR/run"
 	for b in ka-check-mariadb ka-check-proxysql ka-notify-mariadb; do
 		printf '#!/bin/sh\nexit 0\n' > "$RT_DIR/bin/$b"
 		chmod 755 "$RT_DIR/bin/$b"
@@ -47,6 +48,18 @@ EOF
 
 need_validation() {
 	[ "$RT_CAN_VALIDATE" = 1 ] || skip "needs root, keepalived and network namespaces"
+}
+
+# Host paths that exist here, for the tests that validate against this host.
+HOST=(FAULT_FILE="$RT_DIR/state/fault" STATE_DIR="$RT_DIR/state"
+	NOTIFY_FIFO_PATH="$RT_DIR/run/notify.fifo")
+
+# A bin dir of its own under DIR with copies of the stand-in binaries named in "$@".
+bin_copy() {
+	local dir=$1 b
+	shift
+	mkdir -p "$dir"
+	for b in "$@"; do cp -p "$RT_DIR/bin/$b" "$dir/"; done
 }
 
 @test "--help prints the usage with the exit codes and exits 0" {
@@ -120,10 +133,31 @@ need_validation() {
 	assert_output --partial "malformed value for 'CHECK_TIMEOUT_MS'"
 }
 
-@test "a replication weight that cannot flip 100 vs 90 is refused" {
+@test "a replication weight outside 11..89 is refused, saying it counts only in elections" {
 	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPL_WEIGHT=10
 	assert_failure 78
 	assert_output --partial "malformed value for 'REPL_WEIGHT': 10 is outside 11..89"
+	assert_output --partial "counts only in elections"
+	assert_output --partial "never moves the VIP from a serving MASTER"
+	refute_output --partial "flip"
+}
+
+@test "the rendered chk_replication says its weight never moves the VIP from a serving MASTER" {
+	for t in keepalived-primary-replica keepalived-master-master; do
+		run "$RENDER" --vars "$VARS" --no-validate --quiet "$t"
+		assert_success
+		assert_output --partial "# Is replication healthy? Failure costs 20 points of priority, which counts only in"
+		assert_output --partial "the VIP from a serving MASTER."
+		refute_output --partial "the gap of 10)"
+	done
+}
+
+@test "the rendered chk_mysqld says keepalived's script timeout is whole seconds and the checker's deadline ends it first" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	assert_output --partial "timeout is whole seconds (1 s, interval 1 s): a check still running then is"
+	assert_output --partial "killed, with interval 1 as its successor starts. The checker's own --timeout 800 ms"
+	assert_line "    timeout 1"
 }
 
 @test "a malformed line in the vars file exits 78 with its line number" {
@@ -224,7 +258,7 @@ need_validation() {
 	for t in keepalived-primary-replica keepalived-master-master keepalived-proxysql; do
 		for role in master backup; do
 			run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
-				"$t" ROLE=$role UNICAST=yes
+				"$t" ROLE=$role UNICAST=yes "${HOST[@]}"
 			assert_success
 			assert_output --partial "timing:"
 			run ip netns exec "$RT_NS" keepalived -t -f "$BATS_TEST_TMPDIR/k.conf"
@@ -236,25 +270,130 @@ need_validation() {
 @test "VRRPv3 with a 0.2 s advert_int and the FIFO wiring pass keepalived -t" {
 	need_validation
 	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
-		keepalived-primary-replica VRRP_VERSION=3 ADVERT_INT=0.2 NOTIFY=fifo
+		keepalived-primary-replica VRRP_VERSION=3 ADVERT_INT=0.2 NOTIFY=fifo "${HOST[@]}"
 	assert_success
 }
 
 @test "a config keepalived -t rejects (interface missing there) exits 78 and writes nothing" {
 	need_validation
 	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
-		keepalived-primary-replica INTERFACE=eth9
+		keepalived-primary-replica INTERFACE=eth9 "${HOST[@]}"
 	assert_failure 78
 	assert_output --partial "keepalived -t rejected"
 	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
 }
 
-@test "a check binary keepalived cannot run (script security) exits 78" {
+@test "a check binary that does not exist exits 78 and names it" {
 	need_validation
 	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
-		keepalived-primary-replica KA_BIN=/nonexistent/bin
+		keepalived-primary-replica KA_BIN=/nonexistent/bin "${HOST[@]}"
 	assert_failure 78
-	assert_output --partial "exit 5"
+	assert_output --partial "script '/nonexistent/bin/ka-check-mariadb' does not exist"
+	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+}
+
+@test "a missing notify binary exits 78 although keepalived -t accepts the config" {
+	need_validation
+	bin_copy "$BATS_TEST_TMPDIR/bin" ka-check-mariadb
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --no-validate --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica KA_BIN="$BATS_TEST_TMPDIR/bin" "${HOST[@]}"
+	assert_success
+	run ip netns exec "$RT_NS" keepalived -t -f "$BATS_TEST_TMPDIR/k.conf"
+	assert_success
+	rm -f "$BATS_TEST_TMPDIR/k.conf"
+	for notify in scripts fifo; do
+		run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+			keepalived-primary-replica KA_BIN="$BATS_TEST_TMPDIR/bin" NOTIFY=$notify "${HOST[@]}"
+		assert_failure 78
+		assert_output --partial "script '$BATS_TEST_TMPDIR/bin/ka-notify-mariadb' does not exist"
+		[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+	done
+}
+
+@test "a notify binary in a 0777 directory exits 78: keepalived would disable it as unsafe" {
+	need_validation
+	bin_copy "$BATS_TEST_TMPDIR/open" ka-check-mariadb
+	bin_copy "$BATS_TEST_TMPDIR/open/notify" ka-notify-mariadb
+	chmod 0777 "$BATS_TEST_TMPDIR/open/notify"
+	ln -s "$BATS_TEST_TMPDIR/open/notify/ka-notify-mariadb" "$BATS_TEST_TMPDIR/open/ka-notify-mariadb"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica KA_BIN="$BATS_TEST_TMPDIR/open" "${HOST[@]}"
+	assert_failure 78
+	assert_output --partial "script '$BATS_TEST_TMPDIR/open/ka-notify-mariadb' is unsafe for keepalived's script security: '$BATS_TEST_TMPDIR/open/notify' is writable by others (mode 777)"
+	refute_output --partial "ka-check-mariadb' is unsafe"
+}
+
+@test "script security as keepalived's: other owner, non-root group write and no x bit refused; sticky dir and root group write pass" {
+	need_validation
+	local b=$BATS_TEST_TMPDIR/sec
+	bin_copy "$b" ka-check-mariadb ka-notify-mariadb
+	chown 1:0 "$b/ka-notify-mariadb"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica KA_BIN="$b" "${HOST[@]}"
+	assert_failure 78
+	assert_output --partial "'$b/ka-notify-mariadb' is owned by uid 1, not root"
+	chown 0:1 "$b/ka-notify-mariadb"
+	chmod 775 "$b/ka-notify-mariadb"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica KA_BIN="$b" "${HOST[@]}"
+	assert_failure 78
+	assert_output --partial "is writable by group 1 (mode 775)"
+	chown 0:0 "$b/ka-notify-mariadb"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica KA_BIN="$b" "${HOST[@]}"
+	assert_success
+	chmod 644 "$b/ka-notify-mariadb"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica KA_BIN="$b" "${HOST[@]}"
+	assert_failure 78
+	assert_output --partial "ka-notify-mariadb' is not executable"
+	chmod 755 "$b/ka-notify-mariadb"
+	chmod 1777 "$b"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica KA_BIN="$b" "${HOST[@]}"
+	assert_success
+}
+
+@test "a fault file whose directory does not exist exits 78 and names FAULT_FILE" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica "${HOST[@]}" FAULT_FILE="$BATS_TEST_TMPDIR/nodir/fault"
+	assert_failure 78
+	assert_output --partial "directory '$BATS_TEST_TMPDIR/nodir' of FAULT_FILE does not exist"
+	assert_output --partial "Track file directory"
+	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+}
+
+@test "the notify FIFO in a directory that does not exist exits 78 and names NOTIFY_FIFO_PATH" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica \
+		"${HOST[@]}" NOTIFY=fifo NOTIFY_FIFO_PATH="$BATS_TEST_TMPDIR/nodir/notify.fifo"
+	assert_failure 78
+	assert_output --partial "directory '$BATS_TEST_TMPDIR/nodir' of NOTIFY_FIFO_PATH does not exist"
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica \
+		"${HOST[@]}" NOTIFY=scripts NOTIFY_FIFO_PATH="$BATS_TEST_TMPDIR/nodir/notify.fifo"
+	assert_success
+}
+
+@test "a FIFO directory on tmpfs passes only when a tmpfiles.d entry recreates it at boot" {
+	need_validation
+	command -v unshare >/dev/null || skip "needs unshare"
+	local t=$BATS_TEST_TMPDIR/tmpfs
+	mkdir -p "$t" "$BATS_TEST_TMPDIR/tmpfiles.d"
+	# A tmpfs of this test's own, in a mount namespace of its own.
+	run unshare -m bash -c 'mount -t tmpfs ka-render-test "$1" && mkdir "$1/ka" &&
+		RENDER_TMPFILES_DIRS=$2 "${@:3}"' _ "$t" "$BATS_TEST_TMPDIR/tmpfiles.d" \
+		"$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica \
+		"${HOST[@]}" NOTIFY=fifo NOTIFY_FIFO_PATH="$t/ka/notify.fifo"
+	assert_failure 78
+	assert_output --partial "directory '$t/ka' of NOTIFY_FIFO_PATH is on tmpfs and no tmpfiles.d entry recreates it at boot"
+	echo "d $t/ka 0700 root root -" > "$BATS_TEST_TMPDIR/tmpfiles.d/ka-mariadb.conf"
+	run unshare -m bash -c 'mount -t tmpfs ka-render-test "$1" && mkdir "$1/ka" &&
+		RENDER_TMPFILES_DIRS=$2 "${@:3}"' _ "$t" "$BATS_TEST_TMPDIR/tmpfiles.d" \
+		"$RENDER" --vars "$VARS" --netns "$RT_NS" --quiet keepalived-primary-replica \
+		"${HOST[@]}" NOTIFY=fifo NOTIFY_FIFO_PATH="$t/ka/notify.fifo"
+	assert_success
+}
+
+@test "--no-validate skips the host checks: rendering for another machine" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica \
+		KA_BIN=/nonexistent/bin FAULT_FILE=/nonexistent/dir/fault NOTIFY=fifo
+	assert_success
 }
 
 @test "mariadb-ha.cnf: read_only at boot, binlog, GTID strict, semi-sync AFTER_SYNC, server_id" {

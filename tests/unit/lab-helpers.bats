@@ -1,0 +1,92 @@
+#!/usr/bin/env bats
+# The lab's judgement of ka-drill reports (tests/helpers/lab.bash), which every lab test,
+# bench/failover and the demo use: only a verified round counts, and lost 0 alone (or a
+# missing "lost" read as 0) proves nothing. No lab needed: the functions read JSON.
+
+load '../helpers/common'
+load '../helpers/lab'
+
+# A clean, verified report; "$@" are jq assignments that spoil it.
+report() {
+	local base='{"status":"OK","code":0,"code_name":"ok","verified":true,"attempted":500,
+		"acknowledged":500,"lost":0,"duplicated":0,"ambiguous":1,"longest_outage_ms":900,
+		"max_write_ms":20,"switches":[{"down_ms":1200}],"phases":[]}' f
+	for f in "$@"; do base=$(jq -c "$f" <<<"$base"); done
+	jq -c . <<<"$base"
+}
+
+@test "a verified report with nothing lost is a clean round" {
+	run lab_drill_problem "$(report)"
+	assert_success
+	assert_output ""
+	run lab_drill_verified "$(report)"
+	assert_success
+}
+
+@test "the issue's unreachable-primary report (status FAIL, verified false, lost 0) is refused" {
+	json='{"status":"FAIL","code_name":"unreachable","acknowledged":100,"lost":0,"verified":false}'
+	run lab_drill_verified "$json"
+	assert_failure
+	assert_output --partial "status FAIL (unreachable"
+}
+
+@test "status OK but not verified is refused" {
+	run lab_drill_problem "$(report '.verified = false')"
+	assert_output --partial "not verified"
+}
+
+@test "a missing or null lost count is refused, never read as 0" {
+	run lab_drill_problem "$(report 'del(.lost)')"
+	assert_output --partial "a count is missing or not a number"
+	run lab_drill_problem "$(report '.lost = null')"
+	assert_output --partial "lost null"
+}
+
+@test "lost, duplicated or no acknowledged write is refused" {
+	run lab_drill_problem "$(report '.lost = 2')"
+	assert_output "2 acknowledged write(s) lost"
+	run lab_drill_problem "$(report '.duplicated = 1')"
+	assert_output "1 write(s) duplicated"
+	run lab_drill_problem "$(report '.acknowledged = 0')"
+	assert_output "no write acknowledged"
+}
+
+@test "an empty or non-JSON report is refused" {
+	run lab_drill_problem ""
+	assert_output "no report"
+	run lab_drill_problem "drill: killed"
+	assert_output "not JSON"
+	run lab_drill_problem "$(report) $(report)"
+	assert_output "not one JSON object"
+}
+
+@test "the write outage counts a stall without an error (max_write_ms)" {
+	run lab_drill_outage_ms "$(report '.max_write_ms = 4200')"
+	assert_output 4200
+	run lab_drill_outage_ms "$(report)"
+	assert_output 1200
+}
+
+@test "bench/failover's row for a round needs a verified report" {
+	run lab_bench_row "$(report)" 1010 990
+	assert_success
+	assert_output "1010 1200 0 0 990 500"
+	run lab_bench_row "$(report '.status = "FAIL" | .verified = false')" 1010 990
+	assert_failure
+	refute_output --regexp '^[0-9]'
+}
+
+@test "table checksums are never equal when a query failed or found no table" {
+	lab_sql() { return 1; }
+	run lab_checksums_equal db1 db2
+	assert_failure
+	lab_sql() { [[ $2 == SELECT* ]] && echo NULL; }
+	run lab_checksums_equal db1 db2
+	assert_failure
+	lab_sql() { if [[ $2 == SELECT* ]]; then echo ka_lab.writes; else printf 'ka_lab.writes\tNULL\n'; fi; }
+	run lab_checksums_equal db1 db2
+	assert_failure
+	lab_sql() { if [[ $2 == SELECT* ]]; then echo ka_lab.writes; else printf 'ka_lab.writes\t42\n'; fi; }
+	run lab_checksums_equal db1 db2
+	assert_success
+}
