@@ -227,6 +227,80 @@ enum ka_gtid_order ka_gtid_compare(const struct ka_gtid_set *a, const struct ka_
 	return b_lacks ? KA_GTID_AHEAD : KA_GTID_SAME;
 }
 
+/* The newest GTID of domain d that both histories hold, or 0 when none (*server set). */
+static unsigned long long common_tip(const struct ka_gtid_set *a, const struct ka_gtid_set *b,
+				     unsigned long d, unsigned long *server)
+{
+	unsigned long long best = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ka_gtid *x = &a->g[i], *y;
+		if (x->domain != d || !(y = find_pair(b, d, x->server)))
+			continue;
+		unsigned long long both = x->seq < y->seq ? x->seq : y->seq;
+		if (both > best) {
+			best = both;
+			*server = x->server;
+		}
+	}
+	return best;
+}
+
+/* How side x left the common tip (tip_server) in domain d: 0 nothing beyond it, 1 it
+ * continued the tip's server, 2 its newest transaction beyond it is another server's. */
+static int departure(const struct ka_gtid_set *x, const struct ka_gtid_set *other,
+		     unsigned long d, unsigned long tip_server)
+{
+	const struct ka_gtid *newest = NULL;
+
+	for (size_t i = 0; i < x->n; i++)
+		if (x->g[i].domain == d && !ka_gtid_held(other, &x->g[i]) &&
+		    (!newest || x->g[i].seq > newest->seq))
+			newest = &x->g[i];
+	if (!newest)
+		return 0;
+	return newest->server == tip_server ? 1 : 2;
+}
+
+/* Successor in domain d: 1 a, -1 b, 0 undecidable, 2 the domain does not differ. */
+static int successor_in(const struct ka_gtid_set *a, const struct ka_gtid_set *b, unsigned long d)
+{
+	unsigned long server = 0;
+	int da, db;
+
+	if (!common_tip(a, b, d, &server))
+		return 0;
+	da = departure(a, b, d, server);
+	db = departure(b, a, d, server);
+	if (!da && !db)
+		return 2;
+	if (da == 2 && db == 1)
+		return 1;
+	if (da == 1 && db == 2)
+		return -1;
+	return (da == 0 || db == 0) ? 2 : 0;   /* one side only ahead: not a divergence here */
+}
+
+int ka_gtid_successor(const struct ka_gtid_set *a, const struct ka_gtid_set *b)
+{
+	int verdict = 2;
+
+	if (ka_gtid_compare(a, b) != KA_GTID_DIVERGED)
+		return 0;
+	for (int side = 0; side < 2; side++) {
+		const struct ka_gtid_set *s = side ? b : a;
+		for (size_t i = 0; i < s->n; i++) {
+			int v = successor_in(a, b, s->g[i].domain);
+			if (v == 2)
+				continue;
+			if (v == 0 || (verdict != 2 && v != verdict))
+				return 0;
+			verdict = v;
+		}
+	}
+	return verdict == 2 ? 0 : verdict;
+}
+
 const char *ka_gtid_order_name(enum ka_gtid_order o)
 {
 	switch (o) {

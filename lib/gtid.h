@@ -74,6 +74,16 @@ void ka_gtid_missing_set(const struct ka_gtid_set *have, const struct ka_gtid_se
 /* How history a stands to history b (see enum ka_gtid_order). */
 enum ka_gtid_order ka_gtid_compare(const struct ka_gtid_set *a, const struct ka_gtid_set *b);
 
+/* For two DIVERGED histories: which one is the successor, i.e. was promoted after the
+ * point where they parted, while the other kept writing as the old primary. Per domain
+ * in which they differ: the common tip is the newest GTID both hold; a side whose
+ * transactions beyond it come from the common tip's server CONTINUED the old lineage
+ * (the old primary's writes the new one never got: unacknowledged in flight, or
+ * async), a side whose newest transaction beyond it comes from another server was
+ * PROMOTED. Returns 1 when a is the successor of b in every such domain, -1 when b is
+ * a's, 0 when undecidable (no common tip, both promoted, domains disagree). */
+int ka_gtid_successor(const struct ka_gtid_set *a, const struct ka_gtid_set *b);
+
 /* "same", "ahead", "behind", "diverged". */
 const char *ka_gtid_order_name(enum ka_gtid_order o);
 

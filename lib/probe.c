@@ -256,8 +256,10 @@ static void lacking(const struct ka_gtid_set *have, const struct ka_gtid_set *fr
 	snprintf(out, len, "%d GTID%s: %s", n, n == 1 ? "" : "s", desc);
 }
 
-/* The rule of ka-check-mariadb(8) for a writable peer: this node behind -> 11,
- * diverged -> 11 on both nodes with the operator's path; same or ahead -> fit. */
+/* The rule of ka-check-mariadb(8) for a writable peer: this node behind -> 11; diverged
+ * -> the successor (promoted after the parting point, lib/gtid.h) stays fit and the old
+ * primary gets 11, or 11 on both with the operator's path when that is undecidable;
+ * same or ahead -> fit. */
 static int judge_histories(struct ka_probe_result *r, const char *ep,
 			   const struct node_texts *t)
 {
@@ -280,6 +282,22 @@ static int judge_histories(struct ka_probe_result *r, const char *ep,
 				  "'%s'); this node must not keep the VIP", ep, we_lack, r->gtid,
 				  t->current);
 	lacking(&theirs, &mine, they_lack, sizeof they_lack);
+	switch (ka_gtid_successor(&mine, &theirs)) {
+	case 1:   /* the peer is a stale old primary; its own demotion is under way */
+		snprintf(r->peer, sizeof r->peer, "writable-stale");
+		snprintf(r->note, sizeof r->note, "peer '%s' is writable too and diverged, but "
+			 "this node succeeds it (it was promoted after the point where they "
+			 "parted); the peer holds %.700s that were never replicated here", ep,
+			 they_lack);
+		return KA_OK;
+	case -1:
+		return set_result(r, KA_SPLIT_BRAIN, "peer '%s' is writable too and succeeds this "
+				  "node: it was promoted after the point where they parted, while "
+				  "this node went on writing as the old primary; this node lacks %s "
+				  "and holds %s the peer never got (gtid_current_pos here '%s', on "
+				  "the peer '%s'); this node must not keep the VIP", ep, we_lack,
+				  they_lack, r->gtid, t->current);
+	}
 	return set_result(r, KA_SPLIT_BRAIN, "peer '%s' is writable too and the GTID histories "
 			  "diverged: this node lacks %s; the peer lacks %s (gtid_current_pos here "
 			  "'%s', on the peer '%s'); no automatic winner: pick the survivor, make "

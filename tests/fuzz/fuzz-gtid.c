@@ -25,6 +25,9 @@ static void check_pair(void)
 		abort();   /* consistent with what each lacks */
 	if (ka_gtid_compare(&a, &a) != KA_GTID_SAME)
 		abort();   /* reflexive */
+	if (ka_gtid_successor(&a, &b) != -ka_gtid_successor(&b, &a) ||
+	    (ab != KA_GTID_DIVERGED && ka_gtid_successor(&a, &b) != 0))
+		abort();   /* one successor at most, and only of a divergence */
 }
 
 static void check_round_trip(const struct ka_gtid_set *s)

@@ -45,6 +45,17 @@ static int order(const char *a, const char *b)
 	return (int)ka_gtid_compare(&sa, &sb);
 }
 
+static int succ(const char *a, const char *b)
+{
+	static struct ka_gtid_set sa, sb;
+	char err[256];
+
+	if (ka_gtid_history(&sa, a, NULL, NULL, err, sizeof err) < 0 ||
+	    ka_gtid_history(&sb, b, NULL, NULL, err, sizeof err) < 0)
+		return -9;
+	return ka_gtid_successor(&sa, &sb);
+}
+
 /* A position of n domains, each d-1-4000000000, as text into buf. */
 static void long_position(char *buf, size_t len, int n)
 {
@@ -76,6 +87,18 @@ static void test_gtid_lineage(void)
 	      "a promoted node that missed 0-1-4..5 and wrote 0-2-9 diverged from the old primary");
 	check(order("0-1-10,0-2-15", "0-1-10") == KA_GTID_AHEAD && order("0-1-10", "0-1-10,0-2-15") == KA_GTID_BEHIND,
 	      "the new primary after a clean failover is ahead of the old one");
+	check(succ("0-1-3,0-2-4", "0-1-5") == 1 && succ("0-1-5", "0-1-3,0-2-4") == -1,
+	      "the node promoted at 0-1-3 (wrote 0-2-4) succeeds the old primary that went on to 0-1-5");
+	check(succ("0-11-203,0-12-260", "0-11-204") == 1,
+	      "a hung old primary's unacknowledged 0-11-204 does not unseat the promoted node");
+	check(succ("0-1-18,0-2-19", "0-1-20,0-2-15") == 1,
+	      "after earlier failovers the side that changed writer at the parting point succeeds");
+	check(succ("0-1-5", "0-2-5") == 0, "no common tip: undecidable");
+	check(succ("0-1-3,0-2-4", "0-1-3,0-3-4") == 0, "both promoted after the same point: undecidable");
+	check(succ("0-1-5,1-1-1", "0-2-5,2-2-1") == 0, "a domain each lacks: undecidable");
+	check(succ("0-1-3,0-2-4,1-5-9", "0-1-5,1-5-3,1-6-4") == 0,
+	      "domains that name different successors: undecidable");
+	check(succ("0-1-10", "0-1-8") == 0, "not diverged: no successor");
 	check(order("0-1-5,1-1-1", "0-2-5,2-2-1") == KA_GTID_DIVERGED,
 	      "each holding a domain the other lacks is divergence");
 	check(lacks("0-1-5", "0-1-5,1-2-3", d, sizeof d) == 1 && strstr(d, "domain 1 missing"),
