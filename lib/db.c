@@ -173,6 +173,34 @@ int ka_db_query(struct ka_db *db, const char *sql, MYSQL_RES **res, int64_t dead
 	return store(db, res, deadline, err, errlen, what);
 }
 
+int ka_db_send(struct ka_db *db, const char *sql, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	db->at_connect = 0;
+	db->pending = mysql_real_query_start(&ret, db->my, sql, strlen(sql));
+	db->pending_ret = ret;
+	if (!db->pending && ret)
+		return fail(db, err, errlen, "cannot send a statement");
+	return 0;
+}
+
+int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen)
+{
+	int ret = db->pending_ret;
+
+	while (db->pending) {
+		int status = wait_io(db->my, db->pending, deadline);
+		if (status == WAIT_TIMED_OUT)
+			return 1;   /* still running: the state machine stays where it was */
+		db->pending = mysql_real_query_cont(&ret, db->my, status);
+		db->pending_ret = ret;
+	}
+	if (ret)
+		return fail(db, err, errlen, "statement failed");
+	return store(db, NULL, deadline, err, errlen, "statement failed");
+}
+
 int ka_db_value(struct ka_db *db, const char *sql, char *out, size_t outlen, int *isnull,
 		int64_t deadline, char *err, size_t errlen)
 {
@@ -204,7 +232,7 @@ void ka_db_close(struct ka_db *db)
 	if (!db->my)
 		return;
 	/* After a timeout the server may be hung: never wait for it to read COM_QUIT. */
-	if (db->timed_out)
+	if (db->timed_out || db->pending)
 		mariadb_cancel(db->my);
 	mysql_close(db->my);
 	db->my = NULL;

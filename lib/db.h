@@ -21,6 +21,8 @@ struct ka_db {
 	unsigned int err;     /* last client/server errno, 0 when none */
 	int timed_out;        /* the last call ran out of time */
 	int at_connect;       /* the last error came from the handshake */
+	int pending;          /* ka_db_send: the library's wait status, 0 when answered */
+	int pending_ret;
 };
 
 /* Opens a session. Returns 0, or -1 with err filled and db->err / db->timed_out set. */
@@ -31,6 +33,16 @@ int ka_db_connect(struct ka_db *db, const struct ka_dbaddr *addr, int64_t deadli
  * without one; pass res NULL to discard). Returns 0 or -1 with err filled. */
 int ka_db_query(struct ka_db *db, const char *sql, MYSQL_RES **res, int64_t deadline,
 		char *err, size_t errlen);
+
+/* Sends one statement and returns without waiting for its answer: the server runs it
+ * meanwhile. ka_db_collect takes the answer; ka_db_close gives up on it (the server
+ * then drops a statement still waiting for a lock, FACTS 39). Returns 0 or -1. */
+int ka_db_send(struct ka_db *db, const char *sql, char *err, size_t errlen);
+
+/* Waits until deadline for the answer to ka_db_send; a result set is discarded. Returns
+ * 0 answered, 1 still running (nothing is cancelled: call again, or ka_db_close), or -1
+ * (the statement failed; err filled). */
+int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen);
 
 /* Runs a query whose answer is one value; copies row 1 column 1 into out ("" for NULL,
  * *isnull set when isnull is not NULL). Returns 0, 1 when there is no row, or -1. */

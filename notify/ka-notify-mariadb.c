@@ -23,20 +23,15 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_LOCK_DIR "/run/ka-mariadb"
 #define DEFAULT_JOURNAL_DIR "/var/lib/ka-mariadb"
-
-volatile sig_atomic_t ka_notify_term;
 
 static const char *const client_groups[] = { "client", "client-server", "client-mariadb",
 					      PROG, NULL };
@@ -51,7 +46,7 @@ static void usage(FILE *f)
 "usage: " PROG " [--socket PATH | --host IP [--port N]] [--defaults-file FILE]\n"
 "       [--mode primary-replica|master-master] [--peer IP[:PORT]] [--fault-file PATH]\n"
 "       [--state-dir DIR] [--timeout MS] [--catchup-timeout SECONDS] [--hung-retry SECONDS]\n"
-"       [--keep-user USER[,USER...]] [--instance NAME | --group NAME]\n"
+"       [--rejoin-retry SECONDS] [--keep-user USER[,USER...]] [--instance NAME | --group NAME]\n"
 "       [--no-kill] [--no-rejoin] [--dry-run] [--json] [--verbose]\n"
 "       master | backup | fault | stop | INSTANCE|GROUP NAME STATE PRIORITY | --fifo PATH\n"
 "       " PROG " [options] clear-fault | rejoin\n"
@@ -114,6 +109,8 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 					 &o->peer.port, err, errlen);
 	case 'c': return ka_parse_long("--catchup-timeout", optarg, 0, 3600, &o->catchup_s, err,
 				       errlen);
+	case 'J': return ka_parse_long("--rejoin-retry", optarg, 0, 3600, &o->rejoin_retry_s,
+				       err, errlen);
 	case 'r': return ka_parse_long("--hung-retry", optarg, 0, 3600, &o->hung_retry_s, err,
 				       errlen);
 	case 'F': o->fault_file = optarg; return 0;
@@ -170,6 +167,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		{ "peer", required_argument, 0, 'p' },
 		{ "catchup-timeout", required_argument, 0, 'c' },
 		{ "hung-retry", required_argument, 0, 'r' },
+		{ "rejoin-retry", required_argument, 0, 'J' },
 		{ "fault-file", required_argument, 0, 'F' },
 		{ "state-dir", required_argument, 0, 'd' },
 		{ "timeout", required_argument, 0, 't' },
@@ -188,6 +186,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 	o->timeout_ms = 2000;
 	o->catchup_s = 30;
 	o->hung_retry_s = 120;
+	o->rejoin_retry_s = 60;
 	opterr = 0;
 	/* "+": options end at the first word, so an instance name may start with '-'. */
 	while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1)
@@ -255,7 +254,8 @@ static int serialize(struct run *r)
 	int timed_out;
 	int64_t t0, deadline;
 
-	if (is_keepalived_event(r->ev) && ticket_take(o, &r->ticket, err, sizeof err) < 0) {
+	if (is_keepalived_event(r->ev) && !r->ticket &&
+	    ticket_take(o, &r->ticket, err, sizeof err) < 0) {
 		outcome(r, KA_CONFIG, "ticket-failed", "%s", err);
 		return 0;
 	}
@@ -310,6 +310,8 @@ static int do_backup(struct run *r, struct ka_db *db)
 	const struct opts *o = r->o;
 	int code = demote_hung_retry(r, db);
 
+	if (code == KA_OK && o->have_peer)
+		unfence_on_demote(r, db);
 	if (code != KA_OK || o->mode != MODE_PR || !o->have_peer)
 		return code;
 	if (o->no_rejoin) {
@@ -341,7 +343,10 @@ static int act(struct run *r)
 	switch (r->ev) {
 	case EV_MASTER: promote(r); break;
 	case EV_BACKUP: do_backup(r, &db); break;
-	case EV_FAULT: demote_hung_retry(r, &db); break;
+	case EV_FAULT:
+		if (demote_hung_retry(r, &db) == KA_OK && r->o->have_peer)
+			unfence_on_demote(r, &db);
+		break;
 	case EV_STOP: demote(r, &db); break;
 	case EV_CLEAR_FAULT: do_clear_fault(r); break;
 	case EV_REJOIN: do_rejoin(r, &db); break;
@@ -353,15 +358,17 @@ static int act(struct run *r)
 	return r->code;
 }
 
-/* One event, start to journal line. Returns its exit code. */
+/* One event, start to journal line; ticket is the one main() took at once, or 0 (take
+ * it in serialize). Returns its exit code. */
 static int handle(const struct opts *o, const struct creds *cr, enum event ev,
-		  const char *source, const char *why)
+		  const char *source, const char *why, long long ticket)
 {
 	static struct run r;   /* large: keep it off the stack */
 	static char line[16400];
 	char err[700];
 
 	run_init(&r, o, cr, ev, source);
+	r.ticket = ticket;
 	if (!o->dry_run && state_dirs_ready(o, err, sizeof err) < 0)
 		outcome(&r, KA_CONFIG, "state-dir", "%s", err);
 	else if (ev == EV_IGNORED)
@@ -392,71 +399,27 @@ static void handle_line(const struct opts *o, const struct creds *cr, char *line
 		ev = EV_IGNORED;
 		snprintf(why, sizeof why, "%s", err);
 	}
-	handle(o, cr, ev, source, why);
+	handle(o, cr, ev, source, why, 0);
 }
 
-static int fifo_fd = -1;
-static const char *fifo_rest;   /* what follows the line being handled, in the buffer */
-
-/* A complete line already read after the current one, or unread input in the FIFO:
- * a newer event than the one being handled (long waits give way to it). */
-int fifo_has_newer(void)
-{
-	struct pollfd p = { .fd = fifo_fd, .events = POLLIN };
-
-	if (fifo_rest && strchr(fifo_rest, '\n'))
-		return 1;
-	return fifo_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-/* --fifo: keepalived starts us once and writes one line per event; strict order, until
- * SIGTERM. Opened read-write so we never see end-of-file between writers. */
+/* --fifo: keepalived starts us once and writes one line per event (fifo.c); strict
+ * order, until SIGTERM. */
 static int fifo_loop(const struct opts *o, const struct creds *cr)
 {
-	static char buf[8192];
-	size_t len = 0;
-	struct stat st;
-	int fd;
+	char err[300], *line;
 
-	if (stat(o->fifo, &st) < 0 || !S_ISFIFO(st.st_mode)) {
-		ka_log_err("'%s' is not a FIFO%s%s", o->fifo, errno == ENOENT ? ": " : "",
-			   errno == ENOENT ? strerror(errno) : "");
+	if (fifo_open(o->fifo, err, sizeof err) < 0) {
+		ka_log_err("%s", err);
 		return KA_CONFIG;
 	}
-	if ((fd = open(o->fifo, O_RDWR | O_CLOEXEC)) < 0) {
-		ka_log_err("cannot open FIFO '%s': %s", o->fifo, strerror(errno));
-		return KA_CONFIG;
-	}
-	fifo_fd = fd;
 	ka_log_notice("reading keepalived events from '%s'", o->fifo);
-	while (!ka_notify_term) {
-		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ka_log_err("cannot read FIFO '%s': %s", o->fifo, n ? strerror(errno) : "EOF");
-			close(fd);
-			return KA_CONFIG;
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-		char *p = buf, *nl;
-		while ((nl = strchr(p, '\n')) && !ka_notify_term) {
-			*nl = '\0';
-			fifo_rest = nl + 1;
-			handle_line(o, cr, p);
-			p = nl + 1;
-		}
-		fifo_rest = NULL;
-		len -= (size_t)(p - buf);
-		memmove(buf, p, len);
-		if (len == sizeof buf - 1) {
-			ka_log_warn("FIFO line longer than %zu bytes dropped", sizeof buf - 1);
-			len = 0;
-		}
+	while ((line = fifo_next_line(err, sizeof err)))
+		handle_line(o, cr, line);
+	fifo_close();
+	if (!ka_notify_term) {
+		ka_log_err("'%s': %s", o->fifo, err);
+		return KA_CONFIG;
 	}
-	close(fd);
-	fifo_fd = -1;
 	ka_log_notice("terminated by a signal: stopped reading '%s'", o->fifo);
 	return KA_TIMEOUT;   /* never 0 after SIGTERM (lib/sig.h) */
 }
@@ -467,6 +430,7 @@ int main(int argc, char **argv)
 	static struct creds cr;
 	char err[700], source[300] = "", why[300] = "";
 	enum event ev = EV_NONE;
+	long long ticket = 0;
 	int first = 1;
 
 	ka_sig_flag_on_term(&ka_notify_term);
@@ -484,13 +448,18 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 	ka_log_open(PROG, o.verbose);
+	/* The ticket first, before the option file is read: two processes forked back to
+	 * back take their tickets in the order keepalived started them. */
+	if (!o.fifo && !o.dry_run && is_keepalived_event(ev) &&
+	    state_dirs_ready(&o, err, sizeof err) == 0)
+		ticket_take(&o, &ticket, err, sizeof err);   /* failed: serialize says why */
 	if (setup_creds(&o, &cr, err, sizeof err) < 0) {
 		ka_log_err("%s", err);
 		return KA_CONFIG;
 	}
 	if (o.fifo)
 		return fifo_loop(&o, &cr);
-	return handle(&o, &cr, ev, source, why);
+	return handle(&o, &cr, ev, source, why, ticket);
 usage_error:
 	return ka_args_usage_error(PROG, err, usage);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, const char *who)
 {
@@ -29,6 +30,29 @@ int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, con
 	return KA_OK;
 }
 
+/* Asks the peer again on a fresh session, after a query of ours on it failed. What counts
+ * as evidence that the peer is gone: only a connect that fails (refused, no route, no
+ * handshake within --timeout). A query of ours that timed out, a session we gave up, or
+ * the 2006 that follows on it (FACTS 41) is not: that is our own connection. A peer that
+ * accepts the connect but cannot be read is "error" (unknown). Returns r->peer_state. */
+int node_peer_reask(struct run *r, struct ka_db *peer)
+{
+	int code;
+
+	ka_db_close(peer);
+	code = node_connect(r, peer, &r->cr->peer, "peer again");
+	if (code == KA_UNREACHABLE || code == KA_TIMEOUT) {
+		ka_db_close(peer);
+		return r->peer_state = PEER_UNREACHABLE;
+	}
+	if (code != KA_OK || node_read(r, peer, "peer", &r->peer) != KA_OK) {
+		snprintf(r->peer_error, sizeof r->peer_error, "the peer accepts connections but "
+			 "cannot be read");
+		return r->peer_state = PEER_ERROR;
+	}
+	return r->peer_state = r->peer.read_only ? PEER_READ_ONLY : PEER_WRITABLE;
+}
+
 static const char *col(MYSQL_RES *res, MYSQL_ROW row, const char *name)
 {
 	int i = ka_db_column(res, name);
@@ -36,8 +60,21 @@ static const char *col(MYSQL_RES *res, MYSQL_ROW row, const char *name)
 	return (i >= 0 && row[i]) ? row[i] : "";
 }
 
-static void read_row(MYSQL_RES *res, MYSQL_ROW row, struct slave_row *w)
+/* Copies a position or state read from a server into dst. One that does not fit makes
+ * the state unreadable (the first reason is kept): a cut position would parse as a
+ * different, smaller one. */
+static void copy_pos(struct node_state *st, char *dst, const char *src, const char *what)
 {
+	char err[300];
+
+	if (ka_gtid_copy(dst, POS_LEN, src, what, err, sizeof err) < 0 && !st->unreadable[0])
+		snprintf(st->unreadable, sizeof st->unreadable, "%s", err);
+}
+
+static void read_row(MYSQL_RES *res, MYSQL_ROW row, struct slave_row *w, struct node_state *st)
+{
+	char what[120];
+
 	memset(w, 0, sizeof *w);
 	snprintf(w->name, sizeof w->name, "%s", col(res, row, "Connection_name"));
 	snprintf(w->host, sizeof w->host, "%s", col(res, row, "Master_Host"));
@@ -45,9 +82,13 @@ static void read_row(MYSQL_RES *res, MYSQL_ROW row, struct slave_row *w)
 	snprintf(w->io, sizeof w->io, "%s", col(res, row, "Slave_IO_Running"));
 	snprintf(w->sql, sizeof w->sql, "%s", col(res, row, "Slave_SQL_Running"));
 	snprintf(w->io_state, sizeof w->io_state, "%s", col(res, row, "Slave_IO_State"));
-	snprintf(w->io_pos, sizeof w->io_pos, "%s", col(res, row, "Gtid_IO_Pos"));
+	snprintf(what, sizeof what, "Gtid_IO_Pos of connection '%.60s'", w->name);
+	copy_pos(st, w->io_pos, col(res, row, "Gtid_IO_Pos"), what);
 	snprintf(w->master_log_file, sizeof w->master_log_file, "%s",
 		 col(res, row, "Master_Log_File"));
+	snprintf(w->relay_master_log_file, sizeof w->relay_master_log_file, "%s",
+		 col(res, row, "Relay_Master_Log_File"));
+	snprintf(w->using_gtid, sizeof w->using_gtid, "%s", col(res, row, "Using_Gtid"));
 	w->read_pos = atoll(col(res, row, "Read_Master_Log_Pos"));
 	w->exec_pos = atoll(col(res, row, "Exec_Master_Log_Pos"));
 	w->io_errno = (unsigned)atoi(col(res, row, "Last_IO_Errno"));
@@ -56,26 +97,49 @@ static void read_row(MYSQL_RES *res, MYSQL_ROW row, struct slave_row *w)
 	snprintf(w->sql_error, sizeof w->sql_error, "%s", col(res, row, "Last_SQL_Error"));
 }
 
-/* SHOW ALL SLAVES STATUS: every configured connection (multi-source aware). */
+/* SHOW ALL SLAVES STATUS: every configured connection (multi-source aware). More than
+ * MAX_SLAVES makes the state unreadable: a connection never read is never drained. */
 static int read_slaves(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
 		       size_t errlen)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
+	size_t seen = 0;
 
 	st->nrows = 0;
 	if (ka_db_query(db, "SHOW ALL SLAVES STATUS", &res, deadline, err, errlen) < 0)
 		return -1;
-	while (res && (row = mysql_fetch_row(res)) && st->nrows < MAX_SLAVES) {
+	while (res && (row = mysql_fetch_row(res))) {
 		if (!*col(res, row, "Master_Host"))
 			continue;
-		read_row(res, row, &st->rows[st->nrows++]);
+		if (++seen <= MAX_SLAVES)
+			read_row(res, row, &st->rows[st->nrows++], st);
 	}
 	if (res)
 		mysql_free_result(res);
+	if (seen > MAX_SLAVES && !st->unreadable[0])
+		snprintf(st->unreadable, sizeof st->unreadable, "%zu replication connections, at "
+			 "most %d are read", seen, MAX_SLAVES);
 	return 0;
 }
 
+/* The positions must parse into a history and the received GTIDs into a set: else
+ * st->unreadable says why (the state is still known: demotion needs only read_only). */
+static void check_readable(struct node_state *st)
+{
+	static struct ka_gtid_set scratch;   /* 12 KB: off the stack */
+	char err[300];
+
+	if (st->unreadable[0])
+		return;
+	if (node_history(st, 0, &scratch, err, sizeof err) < 0 ||
+	    node_io_pos(st, &scratch, err, sizeof err) < 0)
+		snprintf(st->unreadable, sizeof st->unreadable, "%s", err);
+}
+
+/* Reads read_only, the GTID positions, gtid_binlog_state and every replication
+ * connection. Returns 0 (st->known; st->unreadable names a position that could not be
+ * read whole) or -1 with err filled (the server did not answer). */
 int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
 		     size_t errlen)
 {
@@ -83,9 +147,10 @@ int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, 
 	MYSQL_ROW row;
 
 	st->known = 0;
+	st->unreadable[0] = '\0';
 	if (ka_db_query(db, "SELECT @@global.read_only, @@global.gtid_binlog_pos, "
-			"@@global.gtid_slave_pos, @@global.gtid_current_pos", &res, deadline,
-			err, errlen) < 0)
+			"@@global.gtid_slave_pos, @@global.gtid_current_pos, "
+			"@@global.gtid_binlog_state", &res, deadline, err, errlen) < 0)
 		return -1;
 	if (!res || !(row = mysql_fetch_row(res))) {
 		if (res)
@@ -94,12 +159,14 @@ int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, 
 		return -1;
 	}
 	st->read_only = row[0] && strcmp(row[0], "0") != 0;
-	snprintf(st->binlog, sizeof st->binlog, "%s", row[1] ? row[1] : "");
-	snprintf(st->slave, sizeof st->slave, "%s", row[2] ? row[2] : "");
-	snprintf(st->current, sizeof st->current, "%s", row[3] ? row[3] : "");
+	copy_pos(st, st->binlog, row[1] ? row[1] : "", "gtid_binlog_pos");
+	copy_pos(st, st->slave, row[2] ? row[2] : "", "gtid_slave_pos");
+	copy_pos(st, st->current, row[3] ? row[3] : "", "gtid_current_pos");
+	copy_pos(st, st->binlog_state, row[4] ? row[4] : "", "gtid_binlog_state");
 	mysql_free_result(res);
 	if (read_slaves(db, st, deadline, err, errlen) < 0)
 		return -1;
+	check_readable(st);
 	st->known = 1;
 	return 0;
 }
@@ -120,8 +187,10 @@ int node_read(struct run *r, struct ka_db *db, const char *who, struct node_stat
 		step_close(r, s, "failed", "%s", err);
 		return node_code(db);
 	}
-	step_close(r, s, "ok", "read_only=%s binlog=%s slave=%s current=%s replication=%zu",
-		   st->read_only ? "ON" : "OFF", st->binlog, st->slave, st->current, st->nrows);
+	step_close(r, s, "ok", "read_only=%s binlog=%.150s slave=%.150s current=%.150s "
+		   "replication=%zu%s%.300s", st->read_only ? "ON" : "OFF", st->binlog, st->slave,
+		   st->current, st->nrows, st->unreadable[0] ? "; unreadable: " : "",
+		   st->unreadable);
 	return KA_OK;
 }
 
@@ -170,26 +239,56 @@ int node_exec(struct run *r, struct ka_db *db, const char *who, const char *labe
 	return node_exec_within(r, db, who, label, sql, r->o->timeout_ms);
 }
 
-/* SET GLOBAL read_only, then reads it back. */
-int node_set_read_only(struct run *r, struct ka_db *db, const char *who, int value)
+/* SET GLOBAL read_only=0 so that it cannot land late (FACTS 40): the statement takes
+ * effect only if the server runs it before its own clock passes (its time now) + the
+ * step's --timeout. *settled is the monotonic time after which a copy that timed out here
+ * can no longer change anything. Then read back. Returns KA_OK when read_only=0 is read. */
+int node_set_writable(struct run *r, struct ka_db *db, const char *who, int64_t *settled)
 {
-	char err[512], v[8];
-	int code = node_exec(r, db, who, value ? "SET GLOBAL read_only=1" : "SET GLOBAL read_only=0",
-			     value ? "SET GLOBAL read_only=1" : "SET GLOBAL read_only=0");
+	char err[512], now[40], sql[200], v[8];
+	int64_t ms = r->o->timeout_ms;
+	int code;
 
-	if (code != KA_OK || r->o->dry_run)
+	*settled = ka_now_ms();
+	if (r->o->dry_run) {
+		plan(r, "SET GLOBAL read_only=0 on %s", who);
+		return KA_OK;
+	}
+	struct step *s = step_open(r, "server clock on %s", who);
+	if (ka_db_value(db, "SELECT UNIX_TIMESTAMP(SYSDATE(6))", now, sizeof now, NULL,
+			step_deadline(r), err, sizeof err) != 0) {
+		step_close(r, s, "failed", "%s", err);
+		return node_code(db);
+	}
+	step_close(r, s, "ok", "%s", now);
+	*settled = ka_now_ms() + ms + 100;
+	snprintf(sql, sizeof sql, "BEGIN NOT ATOMIC IF UNIX_TIMESTAMP(SYSDATE(6)) < %.6f THEN "
+		 "SET GLOBAL read_only=0; END IF; END", strtod(now, NULL) + (double)ms / 1000.0);
+	if ((code = node_exec_within(r, db, who, "SET GLOBAL read_only=0", sql, ms)) != KA_OK)
 		return code;
-	struct step *s = step_open(r, "verify read_only on %s", who);
+	s = step_open(r, "verify read_only on %s", who);
 	if (ka_db_value(db, "SELECT @@global.read_only", v, sizeof v, NULL, step_deadline(r),
 			err, sizeof err) != 0) {
 		step_close(r, s, "failed", "%s", err);
 		return node_code(db);
 	}
-	if ((strcmp(v, "0") != 0) != value) {
-		step_close(r, s, "failed", "read_only is %s", v);
+	if (strcmp(v, "0") != 0) {
+		step_close(r, s, "failed", "read_only is %s (the server ran it too late)", v);
 		return KA_UNFIT;
 	}
-	step_close(r, s, "ok", "read_only=%s", value ? "ON" : "OFF");
+	step_close(r, s, "ok", "read_only=OFF");
+	return KA_OK;
+}
+
+/* @@global.read_only of db into *ro. Returns KA_OK or the failure's code. */
+int node_read_only(struct ka_db *db, int64_t deadline, int *ro, char *err, size_t errlen)
+{
+	char v[8];
+
+	if (ka_db_value(db, "SELECT @@global.read_only", v, sizeof v, NULL, deadline, err,
+			errlen) != 0)
+		return node_code(db);
+	*ro = strcmp(v, "0") != 0;
 	return KA_OK;
 }
 
@@ -224,15 +323,16 @@ static int keep_command(const char *cmd)
 }
 
 /* The connections to kill, into victims (at most max); *kept counts the others. */
-static int list_victims(struct run *r, struct ka_db *db, unsigned long long *victims,
-			size_t max, size_t *n, size_t *kept, char *err, size_t errlen)
+static int list_victims(struct run *r, struct ka_db *db, int64_t deadline,
+			unsigned long long *victims, size_t max, size_t *n, size_t *kept,
+			char *err, size_t errlen)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
 	*n = *kept = 0;
 	if (ka_db_query(db, "SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST "
-			"WHERE ID <> CONNECTION_ID()", &res, step_deadline(r), err, errlen) < 0)
+			"WHERE ID <> CONNECTION_ID()", &res, deadline, err, errlen) < 0)
 		return -1;
 	while (res && (row = mysql_fetch_row(res))) {
 		const char *user = row[1] ? row[1] : "", *cmd = row[2] ? row[2] : "";
@@ -246,16 +346,35 @@ static int list_victims(struct run *r, struct ka_db *db, unsigned long long *vic
 	return 0;
 }
 
+/* KILL CONNECTION for each victim. Returns how many are gone (1094: it ended by itself);
+ * stops at the first failure that means the session is gone. */
+static size_t kill_list(struct ka_db *db, const unsigned long long *victims, size_t n,
+			int64_t deadline, char *err, size_t errlen)
+{
+	char sql[64];
+	size_t killed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sql, sizeof sql, "KILL CONNECTION %llu", victims[i]);
+		if (ka_db_query(db, sql, NULL, deadline, err, errlen) == 0 || db->err == 1094)
+			killed++;
+		else if (db->timed_out || !db->err || db->err >= 2000)
+			break;   /* the session is gone: the rest would fail the same way */
+	}
+	return killed;
+}
+
 /* Kills client connections (FACTS 19: not own, not system/replication threads, not
  * Binlog Dump, not the HA/replication/checker/--keep-user accounts). One journal step. */
 int node_kill_clients(struct run *r, struct ka_db *db, const char *who)
 {
-	char err[512] = "", ids[300] = "", sql[64];
+	char err[512] = "", ids[300] = "";
 	unsigned long long victims[256];
-	size_t n, kept, killed = 0;
+	size_t n, kept, killed;
 	struct step *s = step_open(r, "kill clients on %s", who);
 
-	if (list_victims(r, db, victims, 256, &n, &kept, err, sizeof err) < 0) {
+	if (list_victims(r, db, step_deadline(r), victims, 256, &n, &kept, err,
+			 sizeof err) < 0) {
 		step_close(r, s, "failed", "%s", err);
 		return node_code(db);
 	}
@@ -270,20 +389,107 @@ int node_kill_clients(struct run *r, struct ka_db *db, const char *who)
 			plan(r, "KILL CONNECTION %s on %s", ids, who);
 		return KA_OK;
 	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(sql, sizeof sql, "KILL CONNECTION %llu", victims[i]);
-		/* 1094: the connection ended on its own meanwhile. */
-		if (ka_db_query(db, sql, NULL, step_deadline(r), err, sizeof err) == 0 ||
-		    db->err == 1094)
-			killed++;
-		else if (db->timed_out || !db->err || db->err >= 2000)
-			break;   /* the session is gone: the rest would fail the same way */
-	}
+	killed = kill_list(db, victims, n, step_deadline(r), err, sizeof err);
 	r->killed += (int)killed;
 	step_close(r, s, killed == n ? "ok" : "failed", "killed %zu of %zu (ids %s), kept %zu%s%s",
 		   killed, n, n ? ids : "-", kept, killed == n ? "" : "; last error: ",
 		   killed == n ? "" : err);
 	return killed == n ? KA_OK : node_code(db);
+}
+
+/* One round of the killer session: connects it when needed, kills every client
+ * (again: a writer may have reconnected). Returns how many were killed. */
+static size_t kill_round(struct run *r, struct ka_db *killer, const struct ka_dbaddr *addr,
+			 int64_t end, char *err, size_t errlen)
+{
+	unsigned long long victims[256];
+	size_t n, kept;
+
+	if (!killer->my && ka_db_connect(killer, addr, end, err, errlen) < 0) {
+		ka_db_close(killer);
+		return 0;
+	}
+	if (list_victims(r, killer, end, victims, 256, &n, &kept, err, errlen) < 0) {
+		ka_db_close(killer);
+		return 0;
+	}
+	return kill_list(killer, victims, n, end, err, errlen);
+}
+
+/* Waits for the SET sent on db until end; meanwhile kills the writers it waits for from
+ * killer, every FORCE_SLICE_MS. Returns 0 answered, 1 gave up (end passed), -1 failed. */
+static int wait_and_kill(struct run *r, struct ka_db *db, struct ka_db *killer,
+			 const struct ka_dbaddr *addr, int64_t end, size_t *killed, char *err,
+			 size_t errlen)
+{
+	for (int round = 0; round < 100000; round++) {
+		int64_t slice = ka_deadline_in(FORCE_SLICE_MS);
+		int rc = ka_db_collect(db, slice < end ? slice : end, err, errlen);
+		if (rc <= 0)
+			return rc;
+		if (ka_remaining_ms(end) <= 0 || ka_notify_term)
+			break;
+		if (!r->o->no_kill)
+			*killed += kill_round(r, killer, addr, end, err, errlen);
+	}
+	db->timed_out = 1;   /* given up: closing the session cancels the SET */
+	snprintf(err, errlen, "no answer within the budget");
+	return 1;
+}
+
+/* read_only of the server on db, connected to addr first when it is not. */
+static int read_back(struct ka_db *db, const struct ka_dbaddr *addr, int64_t deadline, int *ro,
+		     char *err, size_t errlen)
+{
+	if (!db->my && ka_db_connect(db, addr, deadline, err, errlen) < 0)
+		return ka_db_exit_code(db);
+	return node_read_only(db, deadline, ro, err, errlen);
+}
+
+/* read_only=1 on a server that may be running writes (FACTS 39: the SET waits for them,
+ * and a cancelled SET is dropped). The SET is sent on db without waiting; while it waits,
+ * a second session to addr kills the client connections, each round, until the SET
+ * returns or ms (cut to the STOP budget) ends; only then is db given up. Done means
+ * read_only=1 read back on a fresh query. Returns KA_OK, or the failure's code. */
+int node_force_read_only(struct run *r, struct ka_db *db, const struct ka_dbaddr *addr,
+			 const char *who, int64_t ms)
+{
+	char err[512] = "";
+	struct ka_db killer = { 0 };
+	int64_t end = ka_deadline_in(ms);
+	size_t killed = 0;
+	int rc, ro = 0, code;
+
+	if (r->o->dry_run) {
+		plan(r, "SET GLOBAL read_only=1 on %s", who);
+		return KA_OK;
+	}
+	if (r->budget_end && r->budget_end < end)
+		end = r->budget_end;
+	struct step *s = step_open(r, "SET GLOBAL read_only=1 on %s", who);
+	rc = ka_db_send(db, "SET GLOBAL read_only=1", err, sizeof err);
+	if (rc == 0)
+		rc = wait_and_kill(r, db, &killer, addr, end, &killed, err, sizeof err);
+	r->killed += (int)killed;
+	if (rc == 1)
+		ka_db_close(db);   /* cancels the SET: the server drops it (FACTS 39) */
+	/* Read back on a fresh query of a live session: it may have landed just before. */
+	code = read_back(rc == 1 ? &killer : db, addr, ka_deadline_in(r->budget_end ? 100 :
+			 r->o->timeout_ms / 2 + 10), &ro, err + strlen(err), sizeof err - strlen(err));
+	if (!db->my) {
+		*db = killer;   /* the live session carries on (NULL when there is none) */
+		memset(&killer, 0, sizeof killer);
+	}
+	ka_db_close(&killer);
+	if (code == KA_OK && ro) {
+		step_close(r, s, "ok", "read_only=1 read back; %zu writer connection(s) killed "
+			   "while it waited", killed);
+		return KA_OK;
+	}
+	step_close(r, s, "failed", "%s; read_only=1 not confirmed; %zu connection(s) killed",
+		   err, killed);
+	ka_log_warn("read_only=1 on %s not confirmed: %s", who, err);
+	return rc == 1 ? KA_TIMEOUT : rc < 0 ? node_code(db) : code != KA_OK ? code : KA_UNFIT;
 }
 
 /* 1 when an IO thread is connected and receiving (Yes; not Connecting). */
@@ -304,53 +510,51 @@ int node_sql_running(const struct node_state *st)
 	return 1;
 }
 
-/* Per domain, the higher of the two positions (a wins ties). */
-static void merge_max(struct ka_gtid_set *a, const struct ka_gtid_set *b)
+/* 1 when connection w replicates by GTID (MASTER_USE_GTID slave_pos or current_pos);
+ * file/position replication (No) has no meaningful Gtid_IO_Pos. */
+int node_uses_gtid(const struct slave_row *w)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		struct ka_gtid *g = NULL;
-		for (size_t k = 0; k < a->n; k++)
-			if (a->g[k].domain == b->g[i].domain)
-				g = &a->g[k];
-		if (!g && a->n < KA_GTID_MAX)
-			a->g[a->n++] = b->g[i];
-		else if (g && b->g[i].seq > g->seq)
-			*g = b->g[i];
+	return strcasecmp(w->using_gtid, "No") != 0;
+}
+
+/* Everything the GTID connections' IO threads received: their Gtid_IO_Pos, per (domain,
+ * server) the highest. Returns 0, or -1 with err filled (never a partial set). */
+int node_io_pos(const struct node_state *st, struct ka_gtid_set *out, char *err, size_t errlen)
+{
+	char what[120];
+
+	out->n = 0;
+	if (st->unreadable[0]) {
+		snprintf(err, errlen, "%s", st->unreadable);
+		return -1;
 	}
+	for (size_t i = 0; i < st->nrows; i++) {
+		if (!node_uses_gtid(&st->rows[i]))
+			continue;
+		snprintf(what, sizeof what, "Gtid_IO_Pos of connection '%.60s'", st->rows[i].name);
+		if (ka_gtid_history_add(out, st->rows[i].io_pos, what, err, errlen) < 0) {
+			out->n = 0;
+			return -1;
+		}
+	}
+	return 0;
 }
 
-static void parse_into(const char *text, struct ka_gtid_set *out)
+/* What a server holds (lib/gtid.h, FACTS 42): the history from its gtid_binlog_state,
+ * gtid_slave_pos and gtid_current_pos; or, binlog_only, from its gtid_binlog_state alone
+ * (what it can serve a replica). Returns 0, or -1 with err filled when a position could
+ * not be read whole: such a history is never used, never counted as empty. */
+int node_history(const struct node_state *st, int binlog_only, struct ka_gtid_set *out,
+		 char *err, size_t errlen)
 {
-	struct ka_gtid_set s;
-	char err[256];
-
-	if (ka_gtid_parse(text, &s, err, sizeof err) == 0)
-		merge_max(out, &s);
-	else
-		ka_log_warn("%s", err);
-}
-
-/* Everything the IO threads received: Gtid_IO_Pos of every connection, merged. */
-void node_io_pos(const struct node_state *st, char *out, size_t len)
-{
-	struct ka_gtid_set s = { 0 };
-
-	for (size_t i = 0; i < st->nrows; i++)
-		parse_into(st->rows[i].io_pos, &s);
-	gtid_text(&s, out, len);
-}
-
-/* What a server holds: per domain the newest of gtid_binlog_pos, gtid_slave_pos and
- * gtid_current_pos (local writes show in the binlog, applied ones in slave_pos: FACTS
- * 22), or only its binlog (what it can serve to a replica). */
-void node_held(const struct node_state *st, int binlog_only, struct ka_gtid_set *out)
-{
-	memset(out, 0, sizeof *out);
-	parse_into(st->binlog, out);
+	out->n = 0;
+	if (st->unreadable[0]) {
+		snprintf(err, errlen, "%s", st->unreadable);
+		return -1;
+	}
 	if (binlog_only)
-		return;
-	parse_into(st->slave, out);
-	parse_into(st->current, out);
+		return ka_gtid_history(out, st->binlog_state, NULL, NULL, err, errlen);
+	return ka_gtid_history(out, st->binlog_state, st->slave, st->current, err, errlen);
 }
 
 /* Counts the GTIDs of `from` that history `have` does not hold (lib/gtid.h: same
@@ -382,12 +586,15 @@ int peer_probe(struct run *r, struct ka_db *peer)
 	if (code != KA_OK)
 		return r->peer_state = PEER_ERROR;
 	code = node_read(r, peer, "peer", &r->peer);
-	if (code == KA_UNREACHABLE || code == KA_TIMEOUT) {
-		snprintf(r->peer_error, sizeof r->peer_error, "peer stopped answering");
-		return r->peer_state = PEER_UNREACHABLE;
-	}
+	if (code == KA_UNREACHABLE || code == KA_TIMEOUT)
+		return node_peer_reask(r, peer);   /* a failed query is no evidence */
 	if (code != KA_OK) {
 		snprintf(r->peer_error, sizeof r->peer_error, "cannot read the peer's state");
+		return r->peer_state = PEER_ERROR;
+	}
+	if (r->peer.unreadable[0]) {   /* its history is unknown: never counted as empty */
+		snprintf(r->peer_error, sizeof r->peer_error, "the peer's GTID positions cannot "
+			 "be read whole: %.400s", r->peer.unreadable);
 		return r->peer_state = PEER_ERROR;
 	}
 	return r->peer_state = r->peer.read_only ? PEER_READ_ONLY : PEER_WRITABLE;

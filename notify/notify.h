@@ -3,6 +3,7 @@
  *
  *   ka-notify-mariadb.c  arguments, credentials, serialization, FIFO loop, main
  *   event.c              decoding keepalived's words and FIFO lines into events
+ *   fifo.c               the --fifo reader and its look-ahead for newer events
  *   state.c              state dirs, tickets, the run lock, the fault file, the journal file
  *   journal.c            steps, outcome, the journal line and the printed result
  *   node.c               reading a server (read_only, GTID positions, replication), kills
@@ -22,14 +23,15 @@
 #define PROG "ka-notify-mariadb"
 #define VERSION "0.1.0"
 
-#define POS_LEN 1024          /* a GTID position as text */
+#define POS_LEN KA_GTID_TEXT_MAX /* a GTID position or state as text, read whole or refused */
 #define MAX_KEEP_USERS 16
-#define MAX_SLAVES 8          /* replication connections read per server */
+#define MAX_SLAVES 64         /* replication connections per server (more: state unreadable) */
 #define MAX_STEPS 40
 #define STOP_BUDGET_MS 800    /* keepalived SIGKILLs a STOP notify after 1 s (FACTS 9) */
 #define STOP_LOCK_MS 300      /* part of that budget spent waiting for the lock */
 #define CATCHUP_SLICE_MS 500  /* MASTER_GTID_WAIT slice between supersession checks */
 #define STOP_SLAVE_EXTRA_MS 5000 /* STOP SLAVE takes ~2 s when the source hangs (measured) */
+#define FORCE_SLICE_MS 100    /* read_only=1 waiting for writers: kill them this often */
 
 enum event {
 	EV_NONE, EV_MASTER, EV_BACKUP, EV_FAULT, EV_STOP, /* keepalived states */
@@ -47,6 +49,7 @@ struct opts {
 	int have_peer;
 	long catchup_s;
 	long hung_retry_s;               /* FAULT/BACKUP on a hung server: keep trying this long */
+	long rejoin_retry_s;             /* BACKUP: retry a rejoin that cannot happen yet */
 	long timeout_ms;
 	const char *fault_file;
 	const char *state_dir;           /* NULL: the two defaults below */
@@ -75,7 +78,9 @@ struct slave_row {
 	char io[16], sql[16];
 	char io_state[128];
 	char io_pos[POS_LEN];            /* Gtid_IO_Pos: last GTID received */
-	char master_log_file[256];
+	char master_log_file[256];       /* file and position received ... */
+	char relay_master_log_file[256]; /* ... and executed (file/position replication) */
+	char using_gtid[16];             /* No, Slave_Pos, Current_Pos */
 	long long read_pos, exec_pos;
 	unsigned int io_errno, sql_errno;
 	char io_error[256], sql_error[256];
@@ -85,6 +90,8 @@ struct node_state {
 	int known;
 	int read_only;
 	char binlog[POS_LEN], slave[POS_LEN], current[POS_LEN];
+	char binlog_state[POS_LEN];      /* gtid_binlog_state: every server's last GTID */
+	char unreadable[400];            /* why a position could not be read whole ("": all were) */
 	struct slave_row rows[MAX_SLAVES];
 	size_t nrows;                    /* configured connections (Master_Host set) */
 };
@@ -123,12 +130,12 @@ struct run {
 	enum peer_state peer_state;
 	char peer_error[600];
 	char local_error[600];           /* why the local server could not be reached */
-	int fenced, fence_tried;
+	int fenced, fence_tried, unfenced;
 	int fault_written, fault_cleared;
 	int killed;
 };
 
-extern volatile sig_atomic_t ka_notify_term;   /* SIGTERM/SIGINT seen */
+extern volatile sig_atomic_t ka_notify_term;   /* SIGTERM/SIGINT seen (state.c) */
 
 /* event.c: return -1 on malformed input (err filled), else 0 with *ev set; EV_IGNORED
  * comes with why. decode_argv also names the source ("argv master", "notify ..."). */
@@ -161,9 +168,17 @@ int journal_append(const struct opts *o, const char *line, char *err, size_t err
 int fault_file_write(const char *path, int value, char *err, size_t errlen);
 int fault_file_value(const char *path);
 int superseded(struct run *r);
-int fifo_has_newer(void);   /* --fifo: another line is waiting (ka-notify-mariadb.c) */
 void fault_set(struct run *r, const char *why);
+int fence_mark_write(const struct opts *o, char *err, size_t errlen);
+int fence_mark_held(const struct opts *o);
+void fence_mark_clear(const struct opts *o);
 void fault_clear(struct run *r, const char *why);
+
+/* fifo.c: the --fifo reader; fifo_has_newer: a waiting line is a newer event than ev */
+int fifo_open(const char *path, char *err, size_t errlen);
+char *fifo_next_line(char *err, size_t errlen);
+void fifo_close(void);
+int fifo_has_newer(const struct opts *o, enum event ev);
 
 /* node.c */
 int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, const char *who);
@@ -176,22 +191,29 @@ int node_exec(struct run *r, struct ka_db *db, const char *who, const char *labe
 	      const char *sql);
 int node_exec_within(struct run *r, struct ka_db *db, const char *who, const char *label,
 		     const char *sql, int64_t ms);
-int node_set_read_only(struct run *r, struct ka_db *db, const char *who, int value);
+int node_set_writable(struct run *r, struct ka_db *db, const char *who, int64_t *settled);
+int node_read_only(struct ka_db *db, int64_t deadline, int *ro, char *err, size_t errlen);
+int node_force_read_only(struct run *r, struct ka_db *db, const struct ka_dbaddr *addr,
+			 const char *who, int64_t ms);
 int node_kill_clients(struct run *r, struct ka_db *db, const char *who);
 int node_io_connected(const struct node_state *st);
 int node_sql_running(const struct node_state *st);
-void node_io_pos(const struct node_state *st, char *out, size_t len);
-void node_held(const struct node_state *st, int binlog_only, struct ka_gtid_set *out);
+int node_uses_gtid(const struct slave_row *w);
+int node_io_pos(const struct node_state *st, struct ka_gtid_set *out, char *err, size_t errlen);
+int node_history(const struct node_state *st, int binlog_only, struct ka_gtid_set *out,
+		 char *err, size_t errlen);
 int gtid_missing(const struct ka_gtid_set *have, const struct ka_gtid_set *from, char *desc,
 		 size_t desclen);
 void gtid_text(const struct ka_gtid_set *s, char *out, size_t len);
 int peer_probe(struct run *r, struct ka_db *peer);
+int node_peer_reask(struct run *r, struct ka_db *peer);
 void node_sql_quote(const char *s, char *out, size_t len);
 
 /* promote.c, demote.c, rejoin.c */
 int promote(struct run *r);
 int demote(struct run *r, struct ka_db *db);
 int demote_hung_retry(struct run *r, struct ka_db *db);
+void unfence_on_demote(struct run *r, struct ka_db *db);
 int rejoin(struct run *r, struct ka_db *db);
 
 #endif

@@ -18,8 +18,11 @@
  *   5. primary-replica: STOP ALL SLAVES, RESET SLAVE ALL (the old source is journaled);
  *      master-master: replication stays.
  *   6. read_only=0, verified; the promotion GTID is journaled.
- * A hung peer costs at most one --timeout per step; it is then treated as unreachable
- * and is fenced by its own keepalived's demote (FAULT/BACKUP) when it comes back.
+ * A hung peer costs at most one --timeout per step. Only a connect that fails makes it
+ * unreachable (node_peer_reask); it is then fenced by its own keepalived's demote
+ * (FAULT/BACKUP) when it comes back. A fence counts when read_only=1 is read back
+ * (node_force_read_only); a promotion that fenced and does not end promoted undoes it
+ * (unfence); read_only=0 cannot land late (node_set_writable, settle_read_only).
  */
 #include "notify.h"
 
@@ -66,7 +69,8 @@ static void sleep_ms(long ms)
 static int wait_applied(struct run *r, struct ka_db *db, const char *pos, int64_t slice_ms,
 			int *reached, char *err, size_t errlen)
 {
-	char sql[POS_LEN * 2 + 96], q[POS_LEN * 2], v[16];
+	static char sql[POS_LEN * 2 + 96], q[POS_LEN * 2];   /* 48 KB: off the stack */
+	char v[16];
 	int isnull;
 
 	node_sql_quote(pos, q, sizeof q);
@@ -83,124 +87,326 @@ static int wait_applied(struct run *r, struct ka_db *db, const char *pos, int64_
 	return 0;
 }
 
-/* Fences the peer: read_only=1, then its clients are killed (--no-kill keeps them). */
+/* Fences the peer: read_only=1 while its writers are killed (node_force_read_only), then
+ * its remaining clients are killed (--no-kill keeps them all). Confirmed only when
+ * read_only=1 is read back; the fence is then remembered (state.c) so that it can be
+ * undone if this node does not become the primary. */
 static void fence(struct run *r, struct ka_db *peer)
 {
+	char err[512];
 	int code;
 
 	r->fence_tried = 1;
-	code = node_set_read_only(r, peer, "peer", 1);
-
+	code = node_force_read_only(r, peer, &r->cr->peer, "peer", r->o->timeout_ms);
 	if (code != KA_OK) {
 		ka_log_warn("cannot fence the peer %s:%u (exit %d)", r->o->peer.host,
 			    r->o->peer.port, code);
 		return;
 	}
 	r->fenced = 1;
+	if (!r->o->dry_run && fence_mark_write(r->o, err, sizeof err) < 0)
+		ka_log_warn("%s", err);
 	if (!r->o->no_kill)
 		node_kill_clients(r, peer, "peer");
 }
 
-/* Reads the peer again; a peer that stopped answering becomes unreachable. */
+/* Reads the peer again. A query of ours that fails (timed out, our cancelled session) is
+ * no evidence that the peer is gone: it is asked again on a fresh connection, and only a
+ * failed connect makes it unreachable (node_peer_reask). */
 static void peer_refresh(struct run *r, struct ka_db *peer)
 {
 	char err[512];
 
-	if (node_query_state(peer, &r->peer, step_deadline(r), err, sizeof err) < 0) {
-		snprintf(r->peer_error, sizeof r->peer_error, "peer stopped answering: %s", err);
-		r->peer_state = PEER_UNREACHABLE;
+	if (peer->my && !peer->timed_out &&
+	    node_query_state(peer, &r->peer, step_deadline(r), err, sizeof err) == 0) {
+		r->peer_state = r->peer.read_only ? PEER_READ_ONLY : PEER_WRITABLE;
 		return;
 	}
-	r->peer_state = r->peer.read_only ? PEER_READ_ONLY : PEER_WRITABLE;
+	node_peer_reask(r, peer);
 }
 
-/* What the peer holds that the local node lacks (0: nothing). */
+/* After a read_only=0 on the local node that failed or timed out (FACTS 40): waits until
+ * it can no longer land (settled, node_set_writable), then makes sure the node is
+ * read-only, reconnecting while the server is hung, for up to --hung-retry seconds (at
+ * least one try past settled). A server that is down is left: it boots read-only. */
+static void settle_read_only(struct run *r, struct ka_db *db, int64_t settled)
+{
+	char err[512];
+	int64_t end = ka_deadline_in(r->o->hung_retry_s * 1000);
+	int ro = 0, code = KA_TIMEOUT, tries;
+	struct step *s = step_open(r, "settle read_only on local");
+
+	if (end < settled + r->o->timeout_ms)
+		end = settled + r->o->timeout_ms;
+	if (ka_remaining_ms(settled) > 0)
+		sleep_ms((long)ka_remaining_ms(settled));
+	for (tries = 1; tries < 10000 && ka_remaining_ms(end) > 0 && !ka_notify_term; tries++) {
+		ka_db_close(db);
+		code = node_connect(r, db, &r->cr->local.addr, "local again");
+		if (code == KA_OK)
+			code = node_read_only(db, step_deadline(r), &ro, err, sizeof err);
+		if (code == KA_OK && !ro)
+			code = node_force_read_only(r, db, &r->cr->local.addr, "local", r->o->timeout_ms);
+		if (code == KA_OK) {
+			if (!ro && !r->o->no_kill)
+				node_kill_clients(r, db, "local");
+			step_close(r, s, "ok", "read_only=1 %s after %d look(s)", ro ? "found" :
+				   "set again", tries);
+			ka_log_notice("local node read-only again after a failed read_only=0");
+			return;
+		}
+		if (code == KA_UNREACHABLE)
+			break;
+		sleep_ms(500);
+	}
+	step_close(r, s, "failed", "read_only=1 not confirmed (exit %d)", code);
+	ka_log_err("local node not confirmed read-only after a failed read_only=0 (exit %d)",
+		   code);
+}
+
+/* Step 6: read_only=0. Failed or timed out: FAULT, and the node is made read-only again
+ * (settle_read_only). Done: a newer event that took a ticket meanwhile (a STOP, which
+ * runs without the lock) gets read_only=1 back at once. Returns KA_OK when this node is
+ * the writable primary; else the outcome is set. */
+static int go_writable(struct run *r, struct ka_db *db)
+{
+	int64_t settled;
+	int code = node_set_writable(r, db, "local", &settled);
+
+	if (code != KA_OK) {
+		fault_set(r, "cannot set read_only=0");
+		outcome(r, code, "promote-failed", "cannot set read_only=0; the node is made "
+			"read-only again");
+		if (!r->o->dry_run)
+			settle_read_only(r, db, settled);
+		return code;
+	}
+	if (r->o->dry_run || !superseded(r))
+		return KA_OK;
+	code = node_force_read_only(r, db, &r->cr->local.addr, "local", r->o->timeout_ms);
+	if (code != KA_OK) {
+		fault_set(r, "a newer event arrived during read_only=0 and read_only=1 failed");
+		return outcome(r, code, "promote-failed", "a newer event arrived while read_only=0 "
+			       "was set, and read_only=1 again failed");
+	}
+	if (!r->o->no_kill)
+		node_kill_clients(r, db, "local");
+	return outcome(r, KA_OK, "superseded", "a newer event arrived while read_only=0 was "
+		       "set: read_only=1 again");
+}
+
+/* db as it is when usable, else a new session to addr. Returns KA_OK or the code. */
+static int session_ready(struct run *r, struct ka_db *db, const struct ka_dbaddr *addr,
+			 const char *who)
+{
+	if (db->my && !db->timed_out)
+		return KA_OK;
+	ka_db_close(db);
+	return node_connect(r, db, addr, who);
+}
+
+/* A promotion that fenced the peer but did not make this node the primary (refused,
+ * failed, superseded) puts the peer back as it found it (read_only=0), once this node is
+ * read back read-only: else the pair sits with nobody writable (nothing else would undo
+ * the fence). The peer's own keepalived events decide from there. */
+static void unfence(struct run *r, struct ka_db *db, struct ka_db *peer)
+{
+	char err[512];
+	int64_t settled;
+	int ro = 0;
+
+	if (!r->fenced || r->o->dry_run)
+		return;
+	if (session_ready(r, db, &r->cr->local.addr, "local again") != KA_OK ||
+	    node_read_only(db, step_deadline(r), &ro, err, sizeof err) != KA_OK || !ro) {
+		ka_log_warn("peer %s:%u stays fenced: this node is not confirmed read-only",
+			    r->o->peer.host, r->o->peer.port);
+		return;
+	}
+	if (session_ready(r, peer, &r->cr->peer, "peer again") != KA_OK)
+		return;
+	if (node_set_writable(r, peer, "peer", &settled) != KA_OK)
+		return;
+	r->unfenced = 1;
+	fence_mark_clear(r->o);
+	ka_log_notice("peer %s:%u unfenced: this promotion did not complete", r->o->peer.host,
+		      r->o->peer.port);
+}
+
+/* What the peer holds that the local node lacks, by lineage (lib/gtid.h, FACTS 42):
+ * the count, described in desc; -1 when a history cannot be read whole (desc says
+ * which): never counted as empty. */
 static int peer_ahead(const struct node_state *local, const struct node_state *peer,
 		      char *desc, size_t len)
 {
-	struct ka_gtid_set mine, theirs;
+	static struct ka_gtid_set mine, theirs;   /* 12 KB each: off the stack */
+	char err[400];
 
-	node_held(local, 0, &mine);
-	node_held(peer, 0, &theirs);
+	if (node_history(local, 0, &mine, err, sizeof err) < 0) {
+		snprintf(desc, len, "this node: %s", err);
+		return -1;
+	}
+	if (node_history(peer, 0, &theirs, err, sizeof err) < 0) {
+		snprintf(desc, len, "the peer: %s", err);
+		return -1;
+	}
 	return gtid_missing(&mine, &theirs, desc, len);
 }
 
+/* What st holds, as text for a message (cut at an entry when long: display only). */
 static const char *held_text(const struct node_state *st, char *buf, size_t len)
 {
-	struct ka_gtid_set held;
+	static struct ka_gtid_set held;
+	char err[300];
 
-	node_held(st, 0, &held);
-	gtid_text(&held, buf, len);
+	if (node_history(st, 0, &held, err, sizeof err) < 0)
+		snprintf(buf, len, "(unreadable: %s)", err);
+	else
+		gtid_text(&held, buf, len);
 	return buf[0] ? buf : "nothing";
 }
 
-/* What the IO threads received that the node does not hold yet: per domain, the
- * Gtid_IO_Pos entries above everything the node holds (binlog, slave_pos, current_pos).
- * MASTER_GTID_WAIT compares with gtid_slave_pos only (FACTS 21): waiting for domains the
- * node already holds through its own binlog (a rejoined former primary replicating in
- * current_pos mode) would never end. */
-static void pending_pos(const struct node_state *st, char *out, size_t len)
+/* File/position connections (MASTER_USE_GTID=no) whose SQL thread has not executed up to
+ * what their IO thread read, appended to desc. Returns how many. */
+static int filepos_pending(const struct node_state *st, char *desc, size_t len)
 {
-	struct ka_gtid_set io, held, pending = { 0 };
-	char err[256];
+	int n = 0;
 
-	node_io_pos(st, out, len);
-	if (ka_gtid_parse(out, &io, err, sizeof err) < 0)
-		return;   /* unparsable: wait for all of it */
-	node_held(st, 0, &held);
-	for (size_t i = 0; i < io.n; i++) {
-		const struct ka_gtid *h = ka_gtid_domain(&held, io.g[i].domain);
-		if (!h || h->seq < io.g[i].seq)
-			pending.g[pending.n++] = io.g[i];
+	for (size_t i = 0; i < st->nrows; i++) {
+		const struct slave_row *w = &st->rows[i];
+		size_t used = strlen(desc);
+		if (node_uses_gtid(w) || (!strcmp(w->master_log_file, w->relay_master_log_file) &&
+					  w->exec_pos >= w->read_pos))
+			continue;
+		n++;
+		snprintf(desc + used, len - used, "%sconnection '%s' read %s:%lld, executed %s:%lld",
+			 used ? ", " : "", w->name, w->master_log_file, w->read_pos,
+			 w->relay_master_log_file, w->exec_pos);
 	}
-	gtid_text(&pending, out, len);
+	return n;
 }
 
-/* One look at the local node: reads its state into cur and what is left to apply into
- * pending, then waits one slice (none when a SQL thread is stopped) for it. *reached is
- * 1 when nothing received is left to apply. Returns 0 or -1 (err). */
-static int applied_round(struct run *r, struct ka_db *db, struct node_state *cur, int64_t end,
-			 char *pending, size_t len, int *reached, char *err, size_t errlen)
+/* What st received and does not hold yet (FACTS 42, 44): the GTIDs its IO threads
+ * received that its history lacks, into pending, and the undrained file/position
+ * connections; both told in desc. Returns how many, or -1 (err: a position could not be
+ * read whole). MASTER_GTID_WAIT alone cannot say: it compares seq_nos with
+ * gtid_slave_pos (FACTS 21), and 0-2-4 is not held by a node at 0-1-5. */
+static int pending_of(const struct node_state *st, struct ka_gtid_set *pending, char *desc,
+		      size_t len, char *err, size_t errlen)
 {
+	static struct ka_gtid_set io, held;
+
+	desc[0] = '\0';
+	if (node_io_pos(st, &io, err, errlen) < 0 || node_history(st, 0, &held, err, errlen) < 0)
+		return -1;
+	ka_gtid_missing_set(&held, &io, pending);
+	gtid_text(pending, desc, len);
+	return (int)pending->n + filepos_pending(st, desc, len);
+}
+
+/* MASTER_GTID_WAIT's argument from the pending GTIDs: a position, per domain the highest
+ * seq_no. Only a way to sleep until progress: whether they are held is decided after. */
+static void wait_target(const struct ka_gtid_set *pending, char *out, size_t len)
+{
+	static struct ka_gtid_set pos;
+
+	pos.n = 0;
+	for (size_t i = 0; i < pending->n; i++) {
+		size_t k = 0;
+		while (k < pos.n && pos.g[k].domain != pending->g[i].domain)
+			k++;
+		if (k == pos.n)
+			pos.g[pos.n++] = pending->g[i];
+		else if (pending->g[i].seq > pos.g[k].seq)
+			pos.g[k] = pending->g[i];
+	}
+	gtid_text(&pos, out, len);
+}
+
+#define ROUND_FAILED (-1)       /* the local server did not answer (err) */
+#define ROUND_UNREADABLE (-2)   /* a position could not be read whole (err) */
+
+/* One look at the local node: reads its state into cur and what it received and does not
+ * hold yet into desc; when something is pending and every SQL thread runs, waits up to
+ * one slice for progress. *reached is 1 when nothing was pending at the look (the only
+ * way a catch-up ends); *snap is 1 when the snapshot is applied (by seq_no: time to ask
+ * the gate, not proof). The snapshot is what was pending at the look of a round with
+ * `fresh` set or after the last snapshot was applied: kept across rounds, so a lagging
+ * applier reaches it while the IO threads still receive. Returns 0, ROUND_FAILED or
+ * ROUND_UNREADABLE. */
+static int applied_round(struct run *r, struct ka_db *db, struct node_state *cur, int64_t end,
+			 int fresh, char *desc, size_t len, int *reached, int *snap, char *err,
+			 size_t errlen)
+{
+	static struct ka_gtid_set pending;
+	static char target[POS_LEN];
 	int64_t slice = ka_remaining_ms(end);
+	int n, got = 0;
 
 	*reached = 1;
-	pending[0] = '\0';
+	*snap = 0;
+	desc[0] = '\0';
+	if (fresh)
+		target[0] = '\0';
 	if (node_query_state(db, cur, step_deadline(r), err, errlen) < 0)
-		return -1;
-	pending_pos(cur, pending, len);
-	if (!cur->nrows || !pending[0])
+		return ROUND_FAILED;
+	if ((n = pending_of(cur, &pending, desc, len, err, errlen)) < 0)
+		return ROUND_UNREADABLE;
+	if (n == 0)
+		return 0;
+	*reached = 0;
+	if (!node_sql_running(cur) || slice <= 0)
 		return 0;
 	if (slice > CATCHUP_SLICE_MS)
 		slice = CATCHUP_SLICE_MS;
-	if (!node_sql_running(cur))
-		slice = 0;
-	return wait_applied(r, db, pending, slice, reached, err, errlen);
+	if (!pending.n) {   /* file/position only: polled; the gate may be asked meanwhile */
+		sleep_ms(slice < 100 ? (long)slice : 100);
+		*snap = 1;
+		return 0;
+	}
+	if (!target[0])
+		wait_target(&pending, target, sizeof target);
+	if (wait_applied(r, db, target, slice, &got, err, errlen) < 0)
+		return ROUND_FAILED;
+	if (got) {
+		target[0] = '\0';
+		sleep_ms(10);   /* reached by seq_no: the next look decides by lineage */
+	}
+	*snap = got;
+	return 0;
 }
 
 /* --dry-run: one look instead of the wait. Returns KA_OK to go on planning. */
 static int catch_up_plan(struct run *r, struct ka_db *db, struct ka_db *peer)
 {
-	char io[POS_LEN], err[512], ahead[768] = "";
-	int reached = 1;
+	static struct ka_gtid_set pending;
+	static char desc[POS_LEN];
+	char err[512], ahead[768] = "";
+	int n = pending_of(&r->before, &pending, desc, sizeof desc, err, sizeof err), missing;
 
-	pending_pos(&r->before, io, sizeof io);
-	if (r->before.nrows && io[0] && wait_applied(r, db, io, 0, &reached, err, sizeof err) < 0)
-		return outcome(r, node_code(db), "promote-failed", "%s", err);
-	if (!reached)
-		plan(r, "wait up to %ld s until the relay log is applied: MASTER_GTID_WAIT('%s')",
-		     r->o->catchup_s, io);
-	if ((r->peer_state == PEER_READ_ONLY || r->peer_state == PEER_WRITABLE) &&
-	    peer_ahead(&r->before, &r->peer, ahead, sizeof ahead) > 0) {
-		if (!node_io_connected(&r->before))
+	(void)db;
+	if (n < 0)
+		return refuse(r, "refused-position-unreadable", "a GTID position of this node "
+			      "cannot be read whole: %s", err);
+	if (n > 0)
+		plan(r, "wait up to %ld s until everything received is applied: %s",
+		     r->o->catchup_s, desc);
+	if (r->peer_state == PEER_READ_ONLY || r->peer_state == PEER_WRITABLE) {
+		missing = peer_ahead(&r->before, &r->peer, ahead, sizeof ahead);
+		if (missing < 0)
+			return refuse(r, "refused-position-unreadable", "%s", ahead);
+		if (missing > 0 && !node_io_connected(&r->before))
 			return refuse(r, "refused-peer-ahead", "peer %s:%u holds transactions this "
 				      "node lacks and it does not receive them: %s",
 				      r->o->peer.host, r->o->peer.port, ahead);
-		plan(r, "wait up to %ld s for the peer's transactions this node lacks: %s",
-		     r->o->catchup_s, ahead);
+		if (missing > 0)
+			plan(r, "wait up to %ld s for the peer's transactions this node lacks: %s",
+			     r->o->catchup_s, ahead);
 	}
 	if (r->peer_state == PEER_WRITABLE)
 		fence(r, peer);   /* prints the plan */
+	if (r->o->mode == MODE_PR && r->before.nrows)
+		plan(r, "STOP ALL SLAVES IO_THREAD on local, then apply everything received");
 	return KA_OK;
 }
 
@@ -221,9 +427,15 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 	if (r->peer_state != PEER_READ_ONLY && r->peer_state != PEER_WRITABLE)
 		return GATE_PASS;
 	peer_refresh(r, peer);
+	if (r->peer_state == PEER_ERROR)
+		return refuse(r, "refused-peer-unknown", "peer %s:%u accepts connections but "
+			      "cannot be read, so whether it is writable or holds transactions this "
+			      "node lacks is unknown", o->peer.host, o->peer.port);
 	if (r->peer_state != PEER_READ_ONLY && r->peer_state != PEER_WRITABLE)
-		return GATE_PASS;   /* it stopped answering: unreachable */
+		return GATE_PASS;   /* a fresh connect failed: unreachable */
 	missing = peer_ahead(cur, &r->peer, ahead, len);
+	if (missing < 0)   /* a history that cannot be read whole is never empty */
+		return refuse(r, "refused-position-unreadable", "%s", ahead);
 	if (missing && !node_io_connected(cur))
 		return refuse(r, "refused-peer-ahead", "peer %s:%u holds transactions this node "
 			      "lacks and it does not receive them: %s", o->peer.host, o->peer.port,
@@ -233,9 +445,9 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 		return GATE_WAIT;   /* look again: its position is final now */
 	}
 	if (r->peer_state == PEER_WRITABLE)
-		return refuse(r, "refused-peer-writable", "peer %s:%u is writable and could not be "
-			      "fenced: promoting would make two writable primaries", o->peer.host,
-			      o->peer.port);
+		return refuse(r, "refused-peer-writable", "peer %s:%u answers, is writable and "
+			      "its fence (read_only=1) was not confirmed: promoting would make two "
+			      "writable primaries", o->peer.host, o->peer.port);
 	if (!missing)
 		return GATE_PASS;
 	if (ka_remaining_ms(end) <= 0)
@@ -245,63 +457,178 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 	return GATE_WAIT;
 }
 
-/* Step 3 above. Returns KA_OK when caught up; otherwise the outcome is set. */
+/* Stops the IO threads before the last drain (FACTS 44): nothing arrives after the final
+ * look, so RESET SLAVE ALL deletes no event that was received (and, semi-sync,
+ * acknowledged). An IO thread blocked on a hung source takes about 2 s to stop. */
+static int stop_io(struct run *r, struct ka_db *db)
+{
+	return node_exec_within(r, db, "local", "STOP ALL SLAVES IO_THREAD",
+				"STOP ALL SLAVES IO_THREAD", r->o->timeout_ms + STOP_SLAVE_EXTRA_MS);
+}
+
+/* Undoes stop_io when the promotion does not go ahead (refused, superseded): the IO
+ * threads that ran before it run again, so the node stays the replica it was. */
+static void restart_io(struct run *r, struct ka_db *db)
+{
+	char sql[200], q[160];
+
+	for (size_t i = 0; i < r->before.nrows; i++) {
+		const struct slave_row *w = &r->before.rows[i];
+		if (!strcmp(w->io, "No"))
+			continue;
+		node_sql_quote(w->name, q, sizeof q);
+		if (*w->name)
+			snprintf(sql, sizeof sql, "START SLAVE '%s' IO_THREAD", q);
+		else
+			snprintf(sql, sizeof sql, "START SLAVE IO_THREAD");
+		node_exec(r, db, "local", sql, sql);
+	}
+}
+
+/* A signal or a newer event ends the catch-up. Returns 1 with the outcome set, else 0. */
+static int interrupted(struct run *r, struct step *s, int rounds)
+{
+	if (ka_notify_term) {
+		step_close(r, s, "failed", "terminated by a signal");
+		outcome(r, KA_TIMEOUT, "terminated", "terminated by a signal during catch-up; "
+			"nothing changed on this node");
+		return 1;
+	}
+	if (superseded(r)) {
+		step_close(r, s, "skipped", "superseded after %d round(s)", rounds - 1);
+		outcome(r, KA_OK, "superseded", "a newer event arrived during catch-up; nothing "
+			"changed on this node");
+		return 1;
+	}
+	return 0;
+}
+
+/* Judges one look (applied_round's rc and reached): KA_OK to go on, else the outcome (the
+ * local server failed, a position is unreadable, a SQL thread stopped with work left). */
+static int judge_round(struct run *r, struct ka_db *db, struct step *s, int rc, int reached,
+		       const struct node_state *cur, const char *desc, const char *err)
+{
+	static char held[POS_LEN];
+
+	if (rc == ROUND_FAILED) {
+		step_close(r, s, "failed", "%s", err);
+		fault_set(r, "local mysqld stopped answering during promotion");
+		return outcome(r, node_code(db), "promote-failed", "%s", err);
+	}
+	if (rc == ROUND_UNREADABLE) {
+		step_close(r, s, "failed", "%s", err);
+		return refuse(r, "refused-position-unreadable", "a GTID position of this node "
+			      "cannot be read whole: %s", err);
+	}
+	if (reached)
+		return KA_OK;
+	if (!node_sql_running(cur)) {
+		step_close(r, s, "failed", "SQL thread stopped with unapplied transactions");
+		return refuse(r, "refused-sql-stopped", "a replication SQL thread is stopped with "
+			      "transactions received but not applied (received %.300s, holds %.300s)",
+			      desc, held_text(cur, held, sizeof held));
+	}
+	return KA_OK;
+}
+
+/* The catch-up ran out of time with received transactions not applied: refuse. */
+static int timed_out(struct run *r, struct step *s, const struct node_state *cur,
+		     const char *desc)
+{
+	static char held[POS_LEN];
+
+	step_close(r, s, "failed", "timed out after %ld s", r->o->catchup_s);
+	return refuse(r, "refused-catchup-timeout", "catch-up timed out after %ld s: received "
+		      "%.300s, holds only %.300s", r->o->catchup_s, desc,
+		      held_text(cur, held, sizeof held));
+}
+
+/* The gate passed. primary-replica: stops the IO threads for the last drain (*drain, and
+ * at least one slice left before *end); master-master keeps replicating, nothing is
+ * deleted (*passed). Returns KA_OK, or the outcome when the IO threads did not stop. */
+static int gate_passed(struct run *r, struct ka_db *db, struct step *s,
+		       const struct node_state *cur, int *passed, int *drain, int64_t *end)
+{
+	int code;
+
+	if (r->o->mode != MODE_PR || !cur->nrows) {
+		*passed = 1;
+		return KA_OK;
+	}
+	if ((code = stop_io(r, db)) != KA_OK) {
+		step_close(r, s, "failed", "cannot stop the IO threads");
+		fault_set(r, "cannot stop the replication IO threads");
+		restart_io(r, db);
+		return outcome(r, code, "promote-failed", "cannot stop the replication IO "
+			       "threads");
+	}
+	*drain = 1;
+	if (ka_remaining_ms(*end) < CATCHUP_SLICE_MS)
+		*end = ka_deadline_in(CATCHUP_SLICE_MS);   /* one slice to drain */
+	return KA_OK;
+}
+
+/* Ends a catch-up that does not go ahead: after stop_io, the IO threads run again. */
+static int catch_up_end(struct run *r, struct ka_db *db, int io_stopped, int code)
+{
+	if (io_stopped)
+		restart_io(r, db);
+	return code;
+}
+
+/* Step 3 above. Looks at what is received and not held yet, waiting in slices; each time
+ * the last look's work is applied, asks the gate (the peer). Once it passes (primary-
+ * replica), stops the IO threads and looks until everything they received is applied:
+ * catch-up is done only at a look that finds nothing pending after the IO stop (or, in
+ * master-master, after the gate passed). Returns KA_OK when caught up; else the outcome
+ * is set. */
 static int catch_up(struct run *r, struct ka_db *db, struct ka_db *peer)
 {
 	static struct node_state cur;
+	static char desc[POS_LEN], last[POS_LEN], held[POS_LEN];
 	int64_t end = ka_deadline_in(r->o->catchup_s * 1000);
-	char io[POS_LEN], last[POS_LEN] = "", err[512], ahead[768] = "", held[POS_LEN];
+	char err[512], ahead[768] = "";
 	struct step *s = step_open(r, "catch up");
-	int rounds, code;
+	int rounds, code, reached, snap, passed = 0, drain = 0, fresh = 1;
 
 	if (r->o->dry_run) {
 		step_close(r, s, "planned", "%s", "");
 		return catch_up_plan(r, db, peer);
 	}
-	for (rounds = 1;; rounds++) {
-		int reached = 1;
-		if (ka_notify_term) {
-			step_close(r, s, "failed", "terminated by a signal");
-			return outcome(r, KA_TIMEOUT, "terminated", "terminated by a signal during "
-				       "catch-up; nothing changed on this node");
-		}
-		if (superseded(r)) {
-			step_close(r, s, "skipped", "superseded after %d round(s)", rounds - 1);
-			return outcome(r, KA_OK, "superseded", "a newer event arrived during "
-				       "catch-up; nothing changed on this node");
-		}
-		if (applied_round(r, db, &cur, end, io, sizeof io, &reached, err, sizeof err) < 0) {
-			step_close(r, s, "failed", "%s", err);
-			fault_set(r, "local mysqld stopped answering during promotion");
-			return outcome(r, node_code(db), "promote-failed", "%s", err);
-		}
-		if (!reached && !node_sql_running(&cur)) {
-			step_close(r, s, "failed", "SQL thread stopped with unapplied transactions");
-			return refuse(r, "refused-sql-stopped", "a replication SQL thread is stopped "
-				      "with transactions received but not applied (received %s, "
-				      "holds %s)", io, held_text(&cur, held, sizeof held));
-		}
-		if (!reached) {
+	last[0] = '\0';
+	for (rounds = 1; rounds < 1000000; rounds++) {   /* the deadline ends it first */
+		if (interrupted(r, s, rounds))
+			return catch_up_end(r, db, drain, r->code);
+		code = applied_round(r, db, &cur, end, fresh, desc, sizeof desc, &reached, &snap,
+				     err, sizeof err);
+		fresh = 0;
+		if ((code = judge_round(r, db, s, code, reached, &cur, desc, err)) != KA_OK)
+			return catch_up_end(r, db, drain, code);
+		if (reached && (passed || drain))
+			break;
+		if (passed || drain || (!reached && !snap)) {
 			if (ka_remaining_ms(end) > 0)
 				continue;
-			step_close(r, s, "failed", "timed out after %ld s", r->o->catchup_s);
-			return refuse(r, "refused-catchup-timeout", "catch-up timed out after %ld s: "
-				      "received %s, holds only %s", r->o->catchup_s, io,
-				      held_text(&cur, held, sizeof held));
+			return catch_up_end(r, db, drain, timed_out(r, s, &cur, desc));
 		}
 		code = gate(r, peer, &cur, end, ahead, sizeof ahead);
-		if (code == GATE_PASS)
-			break;
+		if (code == GATE_PASS) {
+			if ((code = gate_passed(r, db, s, &cur, &passed, &drain, &end)) != KA_OK)
+				return code;
+			fresh = drain;
+			continue;
+		}
 		if (code != GATE_WAIT) {
 			step_close(r, s, "failed", "%s", r->decision);
 			return code;
 		}
-		if (!strcmp(io, last))
+		if (!strcmp(desc, last))
 			sleep_ms(ka_remaining_ms(end) < 100 ? ka_remaining_ms(end) : 100);
-		snprintf(last, sizeof last, "%s", io);
+		snprintf(last, sizeof last, "%s", desc);
 	}
-	step_close(r, s, "ok", "holds %s after %d round(s)%s", held_text(&cur, held, sizeof held),
-		   rounds,
+	step_close(r, s, "ok", "holds %.400s after %d round(s)%s%s",
+		   held_text(&cur, held, sizeof held), rounds,
+		   drain ? "; IO threads stopped, everything received applied" : "",
 		   r->peer_state == PEER_UNREACHABLE ? "; peer unreachable" : "");
 	return KA_OK;
 }
@@ -358,6 +685,11 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 			      r->o->peer.host, r->o->peer.port, r->peer_error);
 	if ((code = catch_up(r, db, peer)) != KA_OK || r->decision[0])
 		return code;
+	if (r->o->mode == MODE_PR && r->before.nrows && superseded(r)) {
+		restart_io(r, db);   /* the last chance to give way with replication intact */
+		return outcome(r, KA_OK, "superseded", "a newer event arrived after catch-up; "
+			       "replication kept, this node stays read-only");
+	}
 	if (r->o->mode == MODE_PR && r->before.nrows &&
 	    (code = end_replication(r, db, warn, sizeof warn)) != KA_OK) {
 		fault_set(r, "cannot stop replication");
@@ -366,10 +698,8 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 	if (superseded(r))
 		return outcome(r, KA_OK, "superseded", "a newer event arrived before read_only=0; "
 			       "this node stays read-only");
-	if ((code = node_set_read_only(r, db, "local", 0)) != KA_OK) {
-		fault_set(r, "cannot set read_only=0");
-		return outcome(r, code, "promote-failed", "cannot set read_only=0");
-	}
+	if ((code = go_writable(r, db)) != KA_OK || r->decision[0])
+		return code;
 	if (r->o->dry_run)
 		return outcome(r, KA_OK, "promoted", "plan complete: this node would become the "
 			       "writable primary%s", r->fenced ? " and the peer would be fenced" : "");
@@ -391,6 +721,8 @@ int promote(struct run *r)
 	} else {
 		code = promote_connected(r, &db, &peer);
 	}
+	if (strcmp(r->decision, "promoted") != 0)
+		unfence(r, &db, &peer);
 	ka_db_close(&peer);
 	ka_db_close(&db);
 	return code;

@@ -3,12 +3,14 @@
  * this node holds nothing the peer lacks (safety rule 4).
  *
  *   1. Left alone: a node with replication configured (running or not: an operator's or
- *      an earlier rejoin's doing), a writable node, a peer that is down or read-only.
- *   2. Errant-transaction check (FACTS 23): everything this node holds (per domain the
- *      newest of gtid_binlog_pos, gtid_slave_pos, gtid_current_pos: local writes show
- *      in the binlog) must be in the peer's gtid_binlog_pos, the history the peer can
- *      serve: no higher seq_no, no domain the peer lacks, no equal seq_no from another
- *      server. Diverged: nothing is changed, exit 9, fault file, journal the GTIDs.
+ *      an earlier rejoin's doing), a writable node. A peer that is down, read-only or
+ *      unreadable: not yet (see "Retry" below).
+ *   2. Errant-transaction check, by lineage (lib/gtid.h, FACTS 42): everything in this
+ *      node's history (gtid_binlog_state, gtid_slave_pos, gtid_current_pos) must be held
+ *      by the peer's gtid_binlog_state, the history the peer can serve: the same domain
+ *      and server at an equal or higher seq_no. A higher seq_no from another server holds
+ *      nothing. Diverged: nothing is changed, exit 9, fault file, journal the GTIDs. A
+ *      history that cannot be read whole refuses the same way (never counted as empty).
  *   3. CHANGE MASTER TO the peer's real address with MASTER_USE_GTID=current_pos, START
  *      SLAVE. current_pos, not slave_pos: the start position then includes this node's
  *      own binlog (its writes as a former primary), so the primary itself judges it
@@ -17,12 +19,21 @@
  *      gtid_slave_pos cannot be restored under gtid_strict_mode: error 1948). It is also
  *      the mode MariaDB documents for turning a former primary into a replica, and it
  *      keeps detecting errant writes at every later reconnect. (A later promotion waits
- *      with MASTER_GTID_WAIT only for what the node does not already hold: promote.c.)
+ *      only for what the node does not already hold: promote.c.)
  *   4. Confirm (bounded): both threads Yes and Master_Log_File set (the primary accepted
  *      the start position and sent its first events). The authoritative divergence test
- *      is the primary's answer: Last_IO_Errno 1236 = it does not have our position ->
- *      STOP SLAVE, RESET SLAVE ALL: nothing changed, exit 9.
+ *      is the primary's answer: Last_IO_Errno 1236 = it does not have our position
+ *      (errant transactions, purged binlogs) -> STOP SLAVE, RESET SLAVE ALL: nothing
+ *      changed, exit 9.
  *   5. Success lifts a FAULT this binary forced (the node is now a healthy replica).
+ *
+ * Retry (BACKUP only; the operator's rejoin answers at once): a read-only node that
+ * replicates from no one is a stale standby; promoted later, it would lose every write
+ * it never received. When the peer is down, read-only (both boot read-only; a fence not
+ * undone yet) or unreadable, the rejoin is tried again every second for --rejoin-retry
+ * seconds. A newer event ends the retrying at once and decides (keepalived notifies
+ * BACKUP before MASTER at every start: the node about to be MASTER gives way without a
+ * FAULT). The window over without a rejoin: exit 9, decision rejoin-stale, fault file.
  */
 #include "notify.h"
 
@@ -36,11 +47,17 @@
 #include <time.h>
 
 #define CONNECT_RETRY 2   /* seconds between IO thread reconnects */
+#define RETRY_PAUSE_MS 1000   /* between rejoin tries */
 
 #define OPERATOR_DIVERGED "this node stays read-only and in FAULT. Inspect the diverging " \
 	"transactions in this node's binlog (mariadb-binlog, by GTID), apply on the primary " \
 	"what must be kept, rebuild this node from the primary (mariabackup) or remove the " \
 	"cause, then run '" PROG " ... clear-fault' (or '" PROG " ... rejoin')"
+
+#define OPERATOR_STALE "this node stays read-only and in FAULT: it replicates from no one " \
+	"and may lack writes. Make the peer the writable primary, then run '" PROG " ... " \
+	"rejoin' (it lifts the FAULT on success); or, when this node must serve as it is, " \
+	"'" PROG " ... clear-fault'"
 
 static void sleep_ms(long ms)
 {
@@ -69,11 +86,13 @@ static int diverged(struct run *r, const char *what, const char *fmt, ...)
 	return KA_REFUSED;
 }
 
-/* Step 1: 1 when the rejoin goes ahead; else r->rejoin says why not (and a code). */
+/* Step 1: 1 when the rejoin goes ahead; else r->rejoin says why not, *code the exit
+ * code, and *retry is 1 when a later try may succeed (the peer is not a primary yet). */
 static int rejoin_applies(struct run *r, const struct node_state *local, struct ka_db *peer,
-			  int *code)
+			  int *code, int *retry)
 {
 	*code = KA_OK;
+	*retry = 0;
 	if (local->nrows) {
 		const struct slave_row *w = &local->rows[0];
 		snprintf(r->rejoin, sizeof r->rejoin, "not needed: replicating from %.60s:%u "
@@ -85,9 +104,16 @@ static int rejoin_applies(struct run *r, const struct node_state *local, struct 
 		*code = KA_REFUSED;
 		return 0;
 	}
+	if (!r->cr->have_repl) {
+		snprintf(r->rejoin, sizeof r->rejoin, "skipped: no [ka-replication] group in '%.80s'",
+			 r->o->defaults_file ? r->o->defaults_file : "(no --defaults-file)");
+		*code = KA_CONFIG;
+		return 0;
+	}
+	*retry = 1;
 	switch (peer_probe(r, peer)) {
 	case PEER_WRITABLE:
-		break;
+		return 1;
 	case PEER_READ_ONLY:
 		snprintf(r->rejoin, sizeof r->rejoin, "skipped: the peer is read-only (not a "
 			 "primary)");
@@ -96,17 +122,11 @@ static int rejoin_applies(struct run *r, const struct node_state *local, struct 
 		snprintf(r->rejoin, sizeof r->rejoin, "skipped: the peer is unreachable");
 		return 0;
 	default:
-		snprintf(r->rejoin, sizeof r->rejoin, "skipped: the peer cannot be read");
+		snprintf(r->rejoin, sizeof r->rejoin, "skipped: the peer cannot be read: %.500s",
+			 r->peer_error);
 		*code = KA_UNFIT;
 		return 0;
 	}
-	if (!r->cr->have_repl) {
-		snprintf(r->rejoin, sizeof r->rejoin, "skipped: no [ka-replication] group in '%.80s'",
-			 r->o->defaults_file ? r->o->defaults_file : "(no --defaults-file)");
-		*code = KA_CONFIG;
-		return 0;
-	}
-	return 1;
 }
 
 /* CHANGE MASTER TO the peer; the journal label never holds the password. */
@@ -144,7 +164,7 @@ static int confirm(struct run *r, struct ka_db *db, struct slave_row *w, char *e
 	int64_t end = ka_deadline_in(limit > 10000 ? 10000 : limit);
 	struct step *s = step_open(r, "confirm replication");
 
-	for (;;) {
+	for (int i = 0; i < 1000; i++) {   /* 100 ms apart: the deadline ends it first */
 		if (node_query_state(db, &st, step_deadline(r), err, errlen) < 0) {
 			step_close(r, s, "failed", "%s", err);
 			return -2;
@@ -166,22 +186,22 @@ static int confirm(struct run *r, struct ka_db *db, struct slave_row *w, char *e
 				   w->host, w->port, w->master_log_file);
 			return 1;
 		}
-		if (ka_remaining_ms(end) <= 0 || ka_notify_term) {
-			snprintf(err, errlen, "replication not confirmed: io=%s sql=%s state '%s'%s%s",
-				 w->io, w->sql, w->io_state, w->io_errno ? ", last IO error: " : "",
-				 w->io_errno ? w->io_error : "");
-			step_close(r, s, "failed", "%s", err);
-			return 0;
-		}
+		if (ka_remaining_ms(end) <= 0 || ka_notify_term)
+			break;
 		sleep_ms(100);
 	}
+	snprintf(err, errlen, "replication not confirmed: io=%s sql=%s state '%s'%s%s", w->io,
+		 w->sql, w->io_state, w->io_errno ? ", last IO error: " : "",
+		 w->io_errno ? w->io_error : "");
+	step_close(r, s, "failed", "%s", err);
+	return 0;
 }
 
 /* Steps 3 to 5, once the checks passed. */
 static int attach(struct run *r, struct ka_db *db, const struct node_state *local)
 {
+	static struct slave_row w;   /* 17 KB: off the stack */
 	const char *from = local->current[0] ? local->current : "(empty)";
-	struct slave_row w;
 	char err[700];
 	int code, c;
 
@@ -193,8 +213,8 @@ static int attach(struct run *r, struct ka_db *db, const struct node_state *loca
 			       r->o->peer.host, r->o->peer.port);
 	}
 	if (r->o->dry_run) {
-		snprintf(r->rejoin, sizeof r->rejoin, "would rejoin %s:%u from gtid_current_pos %s",
-			 r->o->peer.host, r->o->peer.port, from);
+		snprintf(r->rejoin, sizeof r->rejoin, "would rejoin %s:%u from gtid_current_pos "
+			 "%.1000s", r->o->peer.host, r->o->peer.port, from);
 		return KA_OK;
 	}
 	c = confirm(r, db, &w, err, sizeof err);
@@ -213,39 +233,117 @@ static int attach(struct run *r, struct ka_db *db, const struct node_state *loca
 		snprintf(r->rejoin, sizeof r->rejoin, "unconfirmed: replication left configured");
 		return outcome(r, KA_TIMEOUT, "rejoin-unconfirmed", "%s", err);
 	}
-	snprintf(r->rejoin, sizeof r->rejoin, "rejoined %s:%u from gtid_current_pos %s",
+	snprintf(r->rejoin, sizeof r->rejoin, "rejoined %s:%u from gtid_current_pos %.1000s",
 		 r->o->peer.host, r->o->peer.port, from);
 	fault_clear(r, "rejoined the primary cleanly");
 	return KA_OK;
 }
 
-int rejoin(struct run *r, struct ka_db *db)
+/* Step 2, then steps 3 to 5: refuses (exit 9, fault file) when this node holds a GTID
+ * the peer's binlog history lacks, or when a history cannot be read whole. */
+static int checked_attach(struct run *r, struct ka_db *db, const struct node_state *local)
 {
-	static struct node_state local;
-	struct ka_db peer = { 0 };
-	struct ka_gtid_set mine, theirs;
-	char what[768];
-	int code;
+	static struct ka_gtid_set mine, theirs;   /* 12 KB each: off the stack */
+	char what[768], err[400];
 
-	if ((code = node_read(r, db, "local", &local)) != KA_OK) {
-		snprintf(r->rejoin, sizeof r->rejoin, "failed: cannot read the local state");
-		return outcome(r, code, "rejoin-failed", "cannot read the local state");
+	if (node_history(local, 0, &mine, err, sizeof err) < 0 ||
+	    node_history(&r->peer, 1, &theirs, err, sizeof err) < 0) {
+		snprintf(r->rejoin, sizeof r->rejoin, "refused: a GTID position cannot be read "
+			 "whole");
+		fault_set(r, err);
+		return outcome(r, KA_REFUSED, "rejoin-failed", "the errant-transaction check "
+			       "cannot be made: %s", err);
 	}
-	if (superseded(r)) {
-		snprintf(r->rejoin, sizeof r->rejoin, "skipped: superseded by a newer event");
-		return KA_OK;
-	}
-	if (!rejoin_applies(r, &local, &peer, &code)) {
-		ka_db_close(&peer);
-		if (code != KA_OK)
-			outcome(r, code, "rejoin-skipped", "%s", r->rejoin);
-		return code;
-	}
-	ka_db_close(&peer);
-	node_held(&local, 0, &mine);
-	node_held(&r->peer, 1, &theirs);
 	if (gtid_missing(&theirs, &mine, what, sizeof what) > 0)
 		return diverged(r, what, "this node holds transactions the primary %s:%u lacks: %s",
 				r->o->peer.host, r->o->peer.port, what);
-	return attach(r, db, &local);
+	return attach(r, db, local);
+}
+
+/* The retry window ended without a rejoin: the stale standby is forced to FAULT. */
+static int stale(struct run *r, int tries)
+{
+	char last[400];
+
+	snprintf(last, sizeof last, "%.390s", r->rejoin);
+	snprintf(r->rejoin, sizeof r->rejoin, "stale: no rejoin within %ld s (%d tries; last: "
+		 "%.300s)", r->o->rejoin_retry_s, tries, last);
+	snprintf(r->operator_action, sizeof r->operator_action, "%s", OPERATOR_STALE);
+	outcome(r, KA_REFUSED, "rejoin-stale", "this node is read-only and replicates from no "
+		"one: no rejoin within %ld s (last: %.300s); it may lack writes and must not be "
+		"promoted as it is", r->o->rejoin_retry_s, last);
+	fault_set(r, r->reason);
+	return KA_REFUSED;
+}
+
+/* Sleeps until the next try: 1 when it is due, 0 when a newer event or a signal came. */
+static int pause_for_retry(struct run *r)
+{
+	for (int i = 0; i < RETRY_PAUSE_MS / 100; i++) {
+		if (ka_notify_term || superseded(r))
+			return 0;
+		sleep_ms(100);
+	}
+	return !ka_notify_term && !superseded(r);
+}
+
+/* One look and, when it can go ahead, the rejoin. Returns 1 when done (code set), 0
+ * when a later try may succeed (r->rejoin says why not now). */
+static int rejoin_once(struct run *r, struct ka_db *db, struct node_state *local, int *code)
+{
+	struct ka_db peer = { 0 };
+	int go, retry;
+
+	if ((*code = node_read(r, db, "local", local)) != KA_OK) {
+		snprintf(r->rejoin, sizeof r->rejoin, "failed: cannot read the local state");
+		outcome(r, *code, "rejoin-failed", "cannot read the local state");
+		return 1;
+	}
+	go = rejoin_applies(r, local, &peer, code, &retry);
+	ka_db_close(&peer);
+	if (go) {
+		*code = checked_attach(r, db, local);
+		return 1;
+	}
+	if (retry && r->ev == EV_BACKUP)
+		return 0;
+	if (*code != KA_OK)
+		outcome(r, *code, "rejoin-skipped", "%s", r->rejoin);
+	return 1;
+}
+
+int rejoin(struct run *r, struct ka_db *db)
+{
+	static struct node_state local;
+	int64_t end = ka_deadline_in(r->o->rejoin_retry_s * 1000);
+	char first[400] = "";
+	int code = KA_OK, tries;
+
+	for (tries = 1; tries <= 36000; tries++) {   /* 1 s apart: --rejoin-retry ends it */
+		if (superseded(r)) {
+			snprintf(r->rejoin, sizeof r->rejoin, "skipped: superseded by a newer event "
+				 "after %d tr%s%s%.300s", tries - 1, tries == 2 ? "y" : "ies",
+				 first[0] ? "; " : "", first);
+			return KA_OK;
+		}
+		if (rejoin_once(r, db, &local, &code))
+			return code;
+		if (!first[0]) {
+			snprintf(first, sizeof first, "%.390s", r->rejoin);
+			ka_log_notice("rejoin not possible yet (%s): retrying for up to %ld s",
+				      r->rejoin, r->o->rejoin_retry_s);
+		}
+		if (ka_remaining_ms(end) <= 0 || !pause_for_retry(r))
+			break;
+	}
+	if (ka_notify_term || superseded(r)) {
+		snprintf(r->rejoin, sizeof r->rejoin, "skipped: %s after %d tr%s; %.300s",
+			 ka_notify_term ? "terminated" : "superseded by a newer event", tries,
+			 tries == 1 ? "y" : "ies", first);
+		if (ka_notify_term)   /* never exit 0 after TERM (FACTS 2) */
+			return outcome(r, KA_TIMEOUT, "terminated", "terminated by a signal while "
+				       "retrying the rejoin; this node stays read-only");
+		return KA_OK;
+	}
+	return stale(r, tries);
 }

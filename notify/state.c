@@ -28,6 +28,9 @@
 #define LOCK_FILE "ka-notify-mariadb.lock"
 #define JOURNAL_FILE "journal.jsonl"
 #define TICKET_LOCK_MS 2000
+#define FENCE_FILE "ka-notify-mariadb.fenced"
+
+volatile sig_atomic_t ka_notify_term;
 
 static void sleep_ms(long ms)
 {
@@ -238,8 +241,8 @@ int superseded(struct run *r)
 	char err[512];
 	long long latest;
 
-	if (r->o->fifo && !r->o->dry_run && fifo_has_newer())
-		return 1;   /* strict order: the next line is the newer event */
+	if (r->o->fifo && !r->o->dry_run && fifo_has_newer(r->o, r->ev))
+		return 1;   /* strict order: a waiting line is the newer event */
 	if (!r->ticket || r->o->dry_run)
 		return 0;
 	if (ticket_latest(r->o, &latest, err, sizeof err) < 0) {
@@ -293,4 +296,49 @@ void fault_clear(struct run *r, const char *why)
 	r->fault_cleared = 1;
 	step_close(r, s, "ok", "'%s' = 0: %s", r->o->fault_file, why);
 	ka_log_notice("fault file '%s' cleared: %s", r->o->fault_file, why);
+}
+
+/* The fence this node's promotion set on --peer, remembered in LOCKDIR (a line "HOST
+ * PORT") so that a later demotion of this node can undo it (case: a flap, MASTER then
+ * BACKUP, while the peer kept the VIP read-only). Returns 0 or -1 (err). */
+int fence_mark_write(const struct opts *o, char *err, size_t errlen)
+{
+	char path[600], tmp[620], text[320];
+	int fd, n = snprintf(text, sizeof text, "%s %u\n", o->peer.host, o->peer.port);
+
+	path_in(path, sizeof path, o->lock_dir, FENCE_FILE);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		int ok = write(fd, text, (size_t)n) == n;
+		if (close(fd) == 0 && ok && rename(tmp, path) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "cannot write fence mark '%s': %s", path, strerror(errno));
+	unlink(tmp);
+	return -1;
+}
+
+/* 1 when the fence mark names --peer. */
+int fence_mark_held(const struct opts *o)
+{
+	char path[600], line[320], want[320];
+	FILE *f;
+	int held = 0;
+
+	path_in(path, sizeof path, o->lock_dir, FENCE_FILE);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	snprintf(want, sizeof want, "%s %u\n", o->peer.host, o->peer.port);
+	held = fgets(line, sizeof line, f) && !strcmp(line, want);
+	fclose(f);
+	return held;
+}
+
+void fence_mark_clear(const struct opts *o)
+{
+	char path[600];
+
+	path_in(path, sizeof path, o->lock_dir, FENCE_FILE);
+	unlink(path);
 }

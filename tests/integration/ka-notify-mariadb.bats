@@ -41,6 +41,7 @@ setup() {
 	mkdir -p "$T"
 	APP_PID=
 	MON_PID=
+	SEMI_ON=
 }
 
 teardown() {
@@ -54,6 +55,8 @@ teardown() {
 		pid=$(mdb_pid $n)
 		[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
 	done
+	# semi-sync off again: it also releases commits still waiting for an ACK
+	[ -z "$SEMI_ON" ] || mdb_sql "$SEMI_ON" "SET GLOBAL rpl_semi_sync_master_enabled=0"
 	return 0
 }
 
@@ -242,7 +245,7 @@ app_client_ended() {
 	mdb_wait_synced b a
 }
 
-@test "demotes even when a client holds a table lock: kills it and sets read_only again" {
+@test "demotes even when a client holds a table lock: kills it while read_only=1 waits" {
 	pair_reset
 	mariadb --no-defaults -uroot -S "$(mdb_socket a)" \
 		-e "LOCK TABLES t.x WRITE; SELECT SLEEP(30)" >/dev/null 2>&1 3>&- &
@@ -253,7 +256,7 @@ app_client_ended() {
 	[ "$(ro a)" = 1 ]
 	app_client_ended
 	last_journal sa | jq -e '[.steps[] | select(.step == "SET GLOBAL read_only=1 on local")
-		| .result] == ["failed", "ok"]'
+		| .result + " " + .detail] == ["ok read_only=1 read back; 1 writer connection(s) killed while it waited"]'
 }
 
 @test "demoting a read-only node again is a no-op that kills nobody" {
@@ -324,14 +327,14 @@ app_client_ended() {
 		and (.operator_action | contains("clear-fault"))'
 }
 
-@test "treats the primary's 1236 answer as divergence and undoes the attempt" {
+@test "treats the primary's 1236 answer (binlogs purged) as divergence and undoes the attempt" {
 	pair_reset
 	mdb_sql b "STOP SLAVE"
-	mdb_sql a "INSERT INTO t.x VALUES (20)"          # errant on a (0-1-4)
 	run -0 ka-notify-mariadb --defaults-file "$CNF" --port $PB --peer 127.0.0.1:$PDEAD \
-		--state-dir "$T/sb" master
-	mdb_sql b "INSERT INTO t.x VALUES (30), (31)"    # b's seq_no passes a's: 0-2-5
-	mdb_sql b "INSERT INTO t.x VALUES (32)"
+		--state-dir "$T/sb" master                  # b takes over at 0-1-3, as a has
+	# a's history is in b's (the errant check passes), but b can no longer serve it
+	mdb_sql b "INSERT INTO t.x VALUES (30); FLUSH BINARY LOGS; INSERT INTO t.x VALUES (31)"
+	mdb_sql b "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"
 	mdb_sql a "SET GLOBAL read_only=1"
 	local before
 	before=$(positions a)
@@ -377,6 +380,259 @@ app_client_ended() {
 	mdb_wait_synced b a
 	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x')" = 2 ]
 	[ "$(ro b)" = 1 ]
+}
+
+# --- issue 16, cases 3, 5, 6, 8, 9: catch-up, GTID lineage, whole positions, file/position
+# replication, stale standbys (see the man page's "When a GTID is held") ---
+
+# ka_b with a peer that is down (the usual failover: nothing answers on PDEAD).
+ka_b_alone() {
+	ka-notify-mariadb --defaults-file "$CNF" --port $PB --peer 127.0.0.1:$PDEAD \
+		--state-dir "$T/sb" --fault-file "$T/sb/fault" "$@"
+}
+
+# Field $2 of NAME's SHOW SLAVE STATUS.
+slave_field() {
+	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -e "SHOW SLAVE STATUS\G" |
+		awk -v f="$2:" '$1 == f { print $2 }'
+}
+
+# Waits (up to 10 s) until field $2 of NAME's SHOW SLAVE STATUS is $3.
+wait_slave_field() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(slave_field "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "'$1': $2 is '$(slave_field "$1" "$2")', never '$3'" >&2
+	return 1
+}
+
+@test "case 3: catch-up stops the IO thread first: every batch acknowledged by semi-sync is on the promoted node" {
+	pair_reset
+	SEMI_ON=a
+	mdb_sql a "SET GLOBAL rpl_semi_sync_master_timeout=60000; SET GLOBAL rpl_semi_sync_master_enabled=1"
+	mdb_sql b "STOP SLAVE; START SLAVE"                # b acknowledges as a semi-sync replica
+	wait_value a "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME='RPL_SEMI_SYNC_MASTER_CLIENTS'" 1
+	(
+		for k in $(seq 1 3000); do
+			mariadb --no-defaults -uapp -p"$KA_DB_PASS_APP" -h127.0.0.1 -P$PA \
+				-Dt -e "INSERT INTO t.x SELECT $k * 1000 + seq FROM seq_1_to_300" \
+				2>>"$T/writer.err" || break
+			echo "$k" >> "$T/acked"
+		done
+	) 3>&- &
+	APP_PID=$!
+	for _ in $(seq 100); do
+		[ -f "$T/acked" ] && [ "$(wc -l < "$T/acked")" -ge 10 ] && break
+		sleep 0.1
+	done
+	kill -0 "$APP_PID" || { cat "$T/writer.err"; return 1; }   # still writing
+	# b's applier lags for a second (a lock its SQL thread waits for); its IO thread
+	# receives and acknowledges all the while
+	mdb_sql b "LOCK TABLES t.x READ; DO SLEEP(1); UNLOCK TABLES" 3>&- &
+	MON_PID=$!
+	wait_value b "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP%'" 1
+	run ka_b_alone --catchup-timeout 30 master         # a "unreachable", still writing
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true; APP_PID=
+	assert_output --partial "OK promoted"
+	local acked missing
+	acked=$(wc -l < "$T/acked")
+	[ "$acked" -ge 10 ]
+	# every batch a acknowledged (b's IO thread had received it) is whole on b
+	missing=$(mdb_sql b "SELECT i DIV 1000 FROM t.x WHERE i >= 1000 GROUP BY 1 HAVING COUNT(*) = 300" |
+		sort | comm -13 - <(sort "$T/acked"))
+	[ -z "$missing" ] || { echo "acknowledged on a, missing on b: $missing"; return 1; }
+	last_journal sb | jq -e '
+		([.steps | to_entries[] | select(.value.step == "STOP ALL SLAVES IO_THREAD on local") | .key][0]) as $i
+		| ([.steps | to_entries[] | select(.value.step == "RESET SLAVE ALL on local") | .key][0]) as $j
+		| $i != null and $j != null and $i < $j'
+}
+
+@test "case 5: refuses to promote a node whose higher seq_no is another lineage (0-1-5 does not hold 0-2-4)" {
+	pair_reset                                       # a and b hold 0-1-3
+	mdb_sql b "STOP SLAVE"
+	mdb_sql a "INSERT INTO t.x VALUES (2); INSERT INTO t.x VALUES (3)"   # 0-1-5, never on b
+	run -0 ka_b_alone master                         # a is "down": b takes over
+	assert_output --partial "OK promoted"
+	mdb_sql b "INSERT INTO t.x VALUES (30)"          # 0-2-4: acknowledged by b
+	mdb_sql b "SET GLOBAL read_only=1"
+	mdb_sql a "SET GLOBAL read_only=1"               # a comes back read-only (rule 1)
+	[ "$(mdb_sql a 'SELECT @@gtid_binlog_pos')" = 0-1-5 ]
+	[ "$(mdb_sql b 'SELECT @@gtid_binlog_pos')" = 0-2-4 ]
+	run -9 ka_a master
+	assert_output --partial "FAIL refused-peer-ahead: peer 127.0.0.1:$PB holds transactions this node lacks"
+	assert_output --partial "0-2-4 (holds 0-1-5)"
+	[ "$(ro a)" = 1 ]
+	[ "$(cat "$T/sa/fault")" = 1 ]
+}
+
+@test "case 5: master-master: a SQL thread stopped by 1950 at Gtid_IO_Pos 0-2-4 refuses a node at 0-1-5" {
+	pair_reset
+	mdb_sql a "SET GLOBAL gtid_slave_pos=@@gtid_binlog_pos"
+	mdb_replicate a b                                # both ways, at 0-1-3
+	mdb_sql b "STOP SLAVE"
+	mdb_sql a "INSERT INTO t.x VALUES (2); INSERT INTO t.x VALUES (3)"   # 0-1-5 on a only
+	mdb_sql b "SET GLOBAL read_only=0; INSERT INTO t.x VALUES (40); SET GLOBAL read_only=1"
+	wait_slave_field a Last_SQL_Errno 1950
+	[ "$(io_pos a)" = 0-2-4 ]
+	mdb_sql a "SET GLOBAL read_only=1"
+	run -9 ka-notify-mariadb --defaults-file "$CNF" --port $PA --peer 127.0.0.1:$PDEAD \
+		--mode master-master --state-dir "$T/sa" --fault-file "$T/sa/fault" master
+	assert_output --partial "FAIL refused-sql-stopped"
+	assert_output --partial "received 0-2-4"
+	[ "$(ro a)" = 1 ]
+}
+
+# b holds 0-2-4 (a local write while it was not replicating) behind 0-1-10 from a: its
+# positions all say 0-1-10, only its gtid_binlog_state still names 0-2-4.
+hide_errant_gtid_on_b() {
+	mdb_sql b "STOP SLAVE"
+	mdb_sql b "SET GLOBAL read_only=0; INSERT INTO t.x VALUES (50); SET GLOBAL read_only=1"
+	mdb_sql a "SET SESSION gtid_seq_no=10; INSERT INTO t.x VALUES (51)"
+	mdb_sql b "START SLAVE"
+	mdb_wait_synced b a
+	[ "$(mdb_sql b 'SELECT @@gtid_binlog_pos, @@gtid_current_pos')" = "0-1-10	0-1-10" ]
+	[ "$(mdb_sql b 'SELECT @@gtid_binlog_state')" = "0-2-4,0-1-10" ]
+}
+
+@test "case 5: a GTID the peer holds behind a newer one from another server still refuses the promotion" {
+	pair_reset
+	hide_errant_gtid_on_b
+	mdb_sql a "SET GLOBAL read_only=1"
+	run -9 ka_a master
+	assert_output --partial "FAIL refused-peer-ahead: peer 127.0.0.1:$PB holds transactions this node lacks"
+	assert_output --partial ": 0-2-4 (holds 0-1-10)"
+	[ "$(ro a)" = 1 ]
+}
+
+@test "case 5: rejoin refuses a node whose errant GTID hides behind a newer one from the primary" {
+	pair_reset
+	hide_errant_gtid_on_b
+	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"
+	run -9 ka_b backup
+	assert_output --partial "FAIL rejoin-diverged: this node holds transactions the primary 127.0.0.1:$PA lacks: 0-2-4"
+	[ "$(replication_rows b)" = 0 ]
+	[ "$(cat "$T/sb/fault")" = 1 ]
+}
+
+@test "every replication connection is read, not only 8: a promotion resets all ten" {
+	pair_reset
+	local i
+	for i in $(seq 1 9); do                           # nine more sources, never started
+		mdb_sql b "CHANGE MASTER 'src$i' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$((23489 + i)),
+			MASTER_USER='repl', MASTER_USE_GTID=slave_pos"
+	done
+	[ "$(mdb_sql b 'SHOW ALL SLAVES STATUS' | wc -l)" = 10 ]
+	run -0 ka_b master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SHOW ALL SLAVES STATUS' | wc -l)" = 0 ]
+	last_journal sb | jq -e '.before.replication | length == 10'
+}
+
+@test "case 9: file/position replication (MASTER_USE_GTID=no) is drained to Read_Master_Log_Pos before the promotion" {
+	pair_reset
+	mdb_sql b "STOP SLAVE; CHANGE MASTER TO MASTER_USE_GTID=no, MASTER_DELAY=5; START SLAVE"
+	mdb_wait_replicating b
+	mdb_sql a "INSERT INTO t.x VALUES (2), (3)"
+	wait_slave_field b Read_Master_Log_Pos "$(mdb_sql a 'SHOW MASTER STATUS' | cut -f2)"
+	[ "$(slave_field b Exec_Master_Log_Pos)" -lt "$(slave_field b Read_Master_Log_Pos)" ]
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x')" = 1 ]   # received, not applied yet
+	run -0 ka_b_alone --catchup-timeout 30 master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x')" = 3 ]
+	[ "$(replication_rows b)" = 0 ]
+}
+
+@test "case 8: positions longer than 1024 characters (80 domains) are read whole and the gate holds" {
+	pair_reset
+	local d sql=""
+	for d in $(seq 1000000001 1000000080); do
+		sql+="SET SESSION gtid_domain_id=$d; INSERT INTO t.x VALUES ($((d - 1000000000 + 100)));"
+	done
+	mdb_sql a "$sql"
+	mdb_wait_synced b a
+	[ "$(mdb_sql b 'SELECT LENGTH(@@gtid_binlog_pos)')" -gt 1024 ]
+	mdb_sql b "STOP SLAVE"
+	mdb_sql a "SET SESSION gtid_domain_id=1000000080; INSERT INTO t.x VALUES (999)"
+	run -9 ka_b master                               # a answers: the gate must see it
+	assert_output --partial "FAIL refused-peer-ahead"
+	assert_output --partial "1000000080-1-2 (holds 1000000080-1-1)"
+	[ "$(ro b)" = 1 ]
+	[ "$(ro a)" = 0 ]
+}
+
+@test "case 8: a GTID history that cannot be read whole refuses the promotion (exit 9), never counts as empty" {
+	pair_reset
+	local s sql=""
+	for s in $(seq 1001 1513); do                   # 513 servers in domain 0: past KA_GTID_MAX
+		sql+="SET SESSION server_id=$s; INSERT INTO t.x VALUES ($s);"
+	done
+	mdb_sql a "$sql"
+	mdb_wait_synced b a
+	run -9 ka_b_alone master
+	assert_output --partial "FAIL refused-position-unreadable"
+	assert_output --partial "gtid_binlog_state"
+	[ "$(ro b)" = 1 ]
+	[ "$(cat "$T/sb/fault")" = 1 ]
+}
+
+@test "case 6: a BACKUP whose peer is not a primary yet retries the rejoin and joins once the peer is promoted" {
+	pair_reset
+	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"           # both read-only, b replicates from no one
+	mdb_sql a "SET GLOBAL read_only=1"
+	ka_b --rejoin-retry 30 backup >"$T/backup.out" 2>&1 3>&- &
+	local pid=$! rc=0
+	sleep 2
+	mdb_sql a "SET GLOBAL read_only=0; INSERT INTO t.x VALUES (70)"   # a became the primary
+	wait $pid || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$T/backup.out"; return 1; }
+	grep -q "rejoin: rejoined 127.0.0.1:$PA" "$T/backup.out"
+	[ "$(slave_running b)" = ON ]
+	mdb_wait_synced b a
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x WHERE i = 70')" = 1 ]
+	[ ! -e "$T/sb/fault" ]
+}
+
+@test "case 6: a stale standby is forced to FAULT when no rejoin happens within --rejoin-retry" {
+	pair_reset
+	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"
+	mdb_sql a "SET GLOBAL read_only=1"
+	timed run -9 ka_b --rejoin-retry 2 backup
+	assert_output --partial "FAIL rejoin-stale: this node is read-only and replicates from no one"
+	[ "$TIMED_MS" -lt 15000 ]
+	[ "$(cat "$T/sb/fault")" = 1 ]
+	last_journal sb | jq -e '.decision == "rejoin-stale" and .code == 9
+		and (.rejoin | startswith("stale: no rejoin within 2 s"))
+		and (.operator_action | contains("rejoin"))'
+	# the peer unreachable instead: the same
+	run -9 ka_b_alone --rejoin-retry 1 backup
+	assert_output --partial "the peer is unreachable"
+	# the operator's rejoin lifts it once the peer is the primary
+	mdb_sql a "SET GLOBAL read_only=0"
+	run -0 ka_b rejoin
+	[ "$(cat "$T/sb/fault")" = 0 ]
+}
+
+@test "case 6: a BACKUP retrying its rejoin gives way to the MASTER that follows it at start, without a FAULT" {
+	pair_reset
+	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"           # a fresh pair: both read-only
+	mdb_sql a "SET GLOBAL read_only=1"
+	ka_b --rejoin-retry 60 backup >"$T/backup.out" 2>&1 3>&- &
+	local pid=$! rc=0
+	sleep 1.5
+	timed run -0 ka_b master
+	wait $pid || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$TIMED_MS" -lt 10000 ]                          # the retry gave way within a pause
+	assert_output --partial "OK promoted"
+	[ "$(ro b)" = 0 ]
+	[ ! -e "$T/sb/fault" ]
+	journal sb | jq -s -e '.[0].event == "backup" and (.[0].rejoin | startswith("skipped: superseded"))
+		and .[1].event == "master" and .[1].decision == "promoted"'
 }
 
 @test "refuses promotion when the relay log is not applied within --catchup-timeout" {
@@ -484,6 +740,28 @@ app_client_ended() {
 	[ "$rc" -eq 3 ]
 }
 
+@test "case 4: --fifo lines for other instances, the other half of a sync group and MASTER_RX_LOWER_PRI never cancel the event being handled" {
+	mdb_sql c "SET GLOBAL read_only=0"
+	mkfifo "$T/fifo"
+	ka-notify-mariadb --defaults-file "$CNF" --port $PC --state-dir "$T/sc" \
+		--instance VI_DB --fifo "$T/fifo" >"$T/fifo.out" 2>&1 3>&- &
+	local pid=$! i
+	# one write (as keepalived does): the FAULT and three lines that are not events for VI_DB
+	printf '%s\n' 'INSTANCE "VI_DB" FAULT 100' 'INSTANCE "VI_READER" FAULT 100' \
+		'GROUP "G1" FAULT 100' 'INSTANCE "VI_DB" MASTER_RX_LOWER_PRI 100' > "$T/lines"
+	dd if="$T/lines" of="$T/fifo" bs=4096 status=none
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l < "$T/sc/journal.jsonl" 2>/dev/null)" = 4 ] && break
+		sleep 0.1
+	done
+	kill -TERM $pid
+	wait $pid || true
+	[ "$(ro c)" = 1 ]
+	run jq -r .decision "$T/sc/journal.jsonl"
+	[ "$(echo $output)" = "demoted ignored ignored ignored" ]
+	mdb_sql c "SET GLOBAL read_only=0"
+}
+
 @test "--dry-run prints the plan and changes nothing, not even files" {
 	pair_reset
 	local a_before b_before
@@ -553,6 +831,215 @@ app_client_ended() {
 	run -0 ka_a backup
 	[ "$(ro a)" = 1 ]
 	assert_output --partial "rejoined 127.0.0.1:$PB"
+}
+
+# --- issue 16: read_only=1 under running writes, evidence that a peer is gone, late
+# statements, undoing a fence, FIFO look-ahead (see the man page's SAFETY RULES) ---
+
+# An application session on port $1 running a write that holds SET read_only=1 for $3 s
+# (FACTS 39); it inserts $2 into t.x. Its exit status lands in $T/writer.rc.
+start_writer() {
+	( rc=0
+	  mariadb --no-defaults -uapp -p"$KA_DB_PASS_APP" -h127.0.0.1 -P"$1" \
+		-e "INSERT INTO t.x SELECT $2 + SLEEP($3)" >"$T/writer.out" 2>&1 || rc=$?
+	  echo $rc > "$T/writer.rc" ) 3>&- &
+	APP_PID=$!
+	local n=${4:?}
+	wait_value "$n" "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+		WHERE USER='app' AND INFO LIKE 'INSERT%'" 1
+}
+
+# Waits (up to 15 s) for the writer to end; prints its exit status.
+writer_status() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[ -s "$T/writer.rc" ] && { cat "$T/writer.rc"; return 0; }
+		sleep 0.1
+	done
+	echo "writer still running" >&2
+	return 1
+}
+
+@test "case 1: a fence that waits for a running write kills the writer, is confirmed, and no acknowledged write is lost" {
+	pair_reset
+	start_writer $PA 100 8 a
+	run -0 ka_b --timeout 2000 master
+	assert_output --partial "OK promoted"
+	[ "$(ro a)" = 1 ]
+	[ "$(ro b)" = 0 ]
+	local rc
+	rc=$(writer_status)
+	[ "$rc" -ne 0 ]                                     # the write was killed, never acknowledged
+	[ "$(mdb_sql a 'SELECT COUNT(*) FROM t.x WHERE i = 100')" = 0 ]
+	last_journal sb | jq -e '.peer.fenced == true and .peer.state == "read-only"'
+}
+
+@test "case 1: a fence that cannot be confirmed while the peer answers refuses the promotion (exit 9)" {
+	pair_reset
+	start_writer $PA 110 6 a
+	run -9 ka_b --no-kill --timeout 1000 master
+	assert_output --partial "FAIL refused-peer-writable"
+	[ "$(ro b)" = 1 ]                                   # never two writable nodes
+	[ "$(ro a)" = 0 ]
+	[ "$(cat "$T/sb/fault")" = 1 ]
+	[ "$(writer_status)" -eq 0 ]                        # acknowledged by a, which stays primary
+	last_journal sb | jq -e '.peer.fenced == false and .peer.state == "writable"'
+}
+
+@test "case 2: STOP demotes a primary within keepalived's second while a write runs: the writer is killed" {
+	pair_reset
+	start_writer $PA 200 10 a
+	timed run -0 ka_a stop
+	assert_output --partial "OK demoted"
+	[ "$TIMED_MS" -lt 2000 ]
+	[ "$(ro a)" = 1 ]
+	[ "$(writer_status)" -ne 0 ]
+	[ "$(mdb_sql a 'SELECT COUNT(*) FROM t.x WHERE i = 200')" = 0 ]
+}
+
+@test "demotes a node whose HA account lacks SLAVE MONITOR: read_only comes first" {
+	mdb_sql c "SET sql_log_bin=0; CREATE USER IF NOT EXISTS ka_nomon@'127.0.0.1' IDENTIFIED BY 'nomonpw';
+		GRANT READ ONLY ADMIN, CONNECTION ADMIN, PROCESS ON *.* TO ka_nomon@'127.0.0.1';
+		SET sql_log_bin=1; SET GLOBAL read_only=0"
+	mdb_cnf - "$T/nomon.cnf" ka_nomon nomonpw
+	run -0 ka-notify-mariadb --defaults-file "$T/nomon.cnf" --port $PC --state-dir "$T/sc" fault
+	assert_output --partial "OK demoted"
+	[ "$(ro c)" = 1 ]
+	mdb_sql c "SET sql_log_bin=0; DROP USER ka_nomon@'127.0.0.1'; SET GLOBAL read_only=0"
+}
+
+@test "a demotion refused with 1040 (too many connections) is retried until it gets in" {
+	mdb_sql c "SET GLOBAL read_only=0; SET GLOBAL max_connections=10"   # the least allowed
+	local i pids=()
+	for i in $(seq 10); do
+		mariadb --no-defaults -uapp -p"$KA_DB_PASS_APP" -h127.0.0.1 -P$PC \
+			-e "SELECT SLEEP(20)" >/dev/null 2>&1 3>&- &
+		pids+=($!)
+	done
+	APP_PID="${pids[*]}"
+	wait_value c "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER='app'" 10
+	# root takes the one connection past max_connections for 2 s: ka_ha gets 1040
+	mariadb --no-defaults -uroot -S "$(mdb_socket c)" -e "SELECT SLEEP(2)" >/dev/null 2>&1 3>&- &
+	MON_PID=$!
+	sleep 0.5
+	run ka_c --hung-retry 20 fault
+	assert_output --partial " demoted: read_only=ON"     # a KILL may time out on a full server
+	[ "$(ro c)" = 1 ]
+	journal sc | jq -s -e '.[-1].steps | map(select(.step == "connect local") | .result)
+		| .[0] == "failed" and .[-1] == "ok"'
+	mdb_sql c "SET GLOBAL max_connections=50; SET GLOBAL read_only=0"
+}
+
+@test "case 7: a read_only=0 that times out on a stalled server never lands later, even past --hung-retry" {
+	pair_reset
+	/usr/bin/python3 "$KA_REPO/tests/helpers/stall-proxy.py" 23460 $PB "$(mdb_pid b)" \
+		"read_only=0" 30 > "$T/proxy.out" 3>&- &
+	MON_PID=$!
+	for _ in $(seq 50); do grep -qs ready "$T/proxy.out" && break; sleep 0.1; done
+	run ka-notify-mariadb --defaults-file "$CNF" --host 127.0.0.1 --port 23460 \
+		--peer 127.0.0.1:$PA --state-dir "$T/sb" --fault-file "$T/sb/fault" \
+		--timeout 500 --hung-retry 1 master
+	[ "$status" -ne 0 ]
+	grep -q stopped "$T/proxy.out"                       # b stalled with the SET in its buffer
+	sleep 1
+	kill -CONT "$(mdb_pid b)"                            # the stall outlasted --hung-retry
+	sleep 2
+	[ "$(ro b)" = 1 ]                                    # the late statement changed nothing
+	[ "$(cat "$T/sb/fault")" = 1 ]
+	last_journal sb | jq -e '[.steps[] | select(.step == "settle read_only on local")
+		| .result] == ["failed"]'                    # the run could not see it: the guard did
+}
+
+@test "case 7 and 10: a promotion whose read_only=0 timed out demotes again and undoes its fence on the peer" {
+	pair_reset
+	/usr/bin/python3 "$KA_REPO/tests/helpers/stall-proxy.py" 23460 $PB "$(mdb_pid b)" \
+		"read_only=0" 30 > "$T/proxy.out" 3>&- &
+	MON_PID=$!
+	for _ in $(seq 50); do grep -qs ready "$T/proxy.out" && break; sleep 0.1; done
+	ka-notify-mariadb --defaults-file "$CNF" --host 127.0.0.1 --port 23460 \
+		--peer 127.0.0.1:$PA --state-dir "$T/sb" --fault-file "$T/sb/fault" \
+		--timeout 500 --hung-retry 20 master > "$T/master.out" 2>&1 3>&- &
+	local m=$! rc=0
+	for _ in $(seq 50); do grep -qs stopped "$T/proxy.out" && break; sleep 0.1; done
+	sleep 2
+	kill -CONT "$(mdb_pid b)"                            # thawed within --hung-retry
+	wait $m || rc=$?
+	[ "$rc" -ne 0 ]
+	[ "$(ro b)" = 1 ]
+	[ "$(ro a)" = 0 ]                                    # the fence is undone: a still serves
+	[ "$(cat "$T/sb/fault")" = 1 ]
+	last_journal sb | jq -e '.decision == "promote-failed" and .peer.fenced == true
+		and .peer.unfenced == true and ([.steps[] | select(.step ==
+		"settle read_only on local") | .result] == ["ok"])'
+}
+
+@test "case 10: a flap (MASTER then BACKUP) while the old primary keeps the VIP leaves it writable again" {
+	pair_reset
+	run -0 ka_b master
+	[ "$(ro a)" = 1 ]                                   # fenced
+	run -0 ka_b backup                                  # a never changed state: no event on a
+	[ "$(ro a)" = 0 ]
+	[ "$(ro b)" = 1 ]
+	assert_output --partial "rejoined 127.0.0.1:$PA"
+	mdb_sql a "INSERT INTO t.x VALUES (300)"
+	mdb_wait_synced b a
+	last_journal sb | jq -e '.peer.unfenced == true'
+	[ ! -e "$T/sb/ka-notify-mariadb.fenced" ]
+}
+
+@test "case 10: a fence followed by a catch-up timeout is undone: the old primary serves again" {
+	pair_reset
+	mdb_sql b "STOP SLAVE"                                # b does not receive a's next write
+	mdb_sql a "INSERT INTO t.x VALUES (400)"
+	# an IO thread that is up (from c, file/position, nothing to send): the gate fences a
+	# and then waits in vain for 0-1-3
+	local file pos
+	read -r file pos _ < <(mdb_sql c "SHOW MASTER STATUS")
+	mdb_sql b "CHANGE MASTER 'c' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PC, MASTER_USER='repl',
+		MASTER_PASSWORD='$KA_DB_PASS_REPL', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos,
+		MASTER_USE_GTID=no; START SLAVE 'c'"
+	wait_value b "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'SLAVES_RUNNING'" 1
+	run -9 ka_b --catchup-timeout 2 master
+	assert_output --partial "FAIL refused-catchup-timeout"
+	[ "$(ro b)" = 1 ]
+	[ "$(ro a)" = 0 ]                                   # unfenced
+	last_journal sb | jq -e '.peer.fenced == true and .peer.unfenced == true'
+	mdb_sql b "STOP SLAVE 'c'; RESET SLAVE 'c' ALL"
+}
+
+@test "case 10: a promotion superseded by BACKUP after its fence undoes it" {
+	pair_reset
+	mdb_sql b "STOP SLAVE"
+	mdb_sql a "INSERT INTO t.x VALUES (410)"
+	local file pos
+	read -r file pos _ < <(mdb_sql c "SHOW MASTER STATUS")
+	mdb_sql b "CHANGE MASTER 'c' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PC, MASTER_USER='repl',
+		MASTER_PASSWORD='$KA_DB_PASS_REPL', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos,
+		MASTER_USE_GTID=no; START SLAVE 'c'"
+	wait_value b "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'SLAVES_RUNNING'" 1
+	ka_b --catchup-timeout 30 master > "$T/master.out" 2>&1 3>&- &
+	local m=$!
+	wait_value a "SELECT @@global.read_only" 1               # fenced; b waits in vain
+	run -0 ka_b --no-rejoin backup
+	wait $m
+	grep -q "OK superseded" "$T/master.out"
+	[ "$(ro a)" = 0 ]
+	[ "$(ro b)" = 1 ]
+	journal sb | jq -s -e '.[0].decision == "superseded" and .[0].peer.unfenced == true'
+	mdb_sql b "STOP SLAVE 'c'; RESET SLAVE 'c' ALL"
+}
+
+@test "case 10: a flap does not unfence a peer that lacks what the new primary wrote" {
+	pair_reset
+	run -0 ka_b master
+	mdb_sql b "INSERT INTO t.x VALUES (310)"             # acknowledged by b only
+	run -0 ka_b --no-rejoin backup
+	[ "$(ro a)" = 1 ]
+	[ "$(ro b)" = 1 ]
+	last_journal sb | jq -e '[.steps[] | select(.step == "undo fence on peer")
+		| .result] == ["skipped"]'
 }
 
 @test "exits 64 on bad arguments and 78 on a missing option file" {

@@ -78,6 +78,8 @@ hold_lock() {
 	assert_output --partial "invalid value '5' for --timeout"
 	run -64 ka-notify-mariadb --catchup-timeout -1 master
 	run -64 ka-notify-mariadb --catchup-timeout 1.5 master
+	run -64 ka-notify-mariadb --rejoin-retry -1 backup
+	assert_output --partial "invalid value '-1' for --rejoin-retry"
 	run -64 ka-notify-mariadb --peer db2.example:3306 master
 	assert_output --partial "use a numeric IP address"
 	run -64 ka-notify-mariadb --host db1.example master
@@ -115,7 +117,8 @@ hold_lock() {
 	assert_output --partial "cannot read option file '$UNIT_TMP/missing.cnf'"
 	run -78 ka-notify-mariadb --defaults-file "$UNIT_TMP/open.cnf" --state-dir "$S" backup
 	assert_output --partial "is accessible by others (mode 0644): chmod 600 it"
-	[ ! -e "$S" ]
+	[ ! -e "$S/journal.jsonl" ]        # the tickets come first (taken at start), no journal
+	[ "$(cat "$S/ka-notify-mariadb.ticket")" = 2 ]
 }
 
 @test "prints the shared exit-code table, the usage and the version" {
@@ -262,6 +265,29 @@ hold_lock() {
 	wait "$BG_PID" || rc=$?
 	BG_PID=
 	[ "$rc" -eq 3 ]
+}
+
+@test "--fifo: only a waiting event for this instance in another state cancels the current one" {
+	mkdir -p "$S"
+	mkfifo "$S/fifo"
+	ka-notify-mariadb --defaults-file "$UNIT_TMP/good.cnf" --socket "$UNIT_TMP/no.sock" \
+		--state-dir "$S" --instance VI_DB --fifo "$S/fifo" >"$S/out" 2>&1 3>&- &
+	BG_PID=$!
+	# one write, as keepalived's: the MASTER gives way to the BACKUP; the first BACKUP
+	# does not give way to another instance, MASTER_RX_LOWER_PRI or the same state again
+	printf '%s\n' 'INSTANCE "VI_DB" MASTER 100' 'INSTANCE "VI_DB" BACKUP 100' \
+		'INSTANCE "VI_READER" FAULT 100' 'INSTANCE "VI_DB" MASTER_RX_LOWER_PRI 100' \
+		'INSTANCE "VI_DB" BACKUP 100' > "$S/lines"
+	dd if="$S/lines" of="$S/fifo" bs=4096 status=none
+	for _ in $(seq 100); do
+		[ "$(journal 2>/dev/null | wc -l)" = 5 ] && break
+		sleep 0.05
+	done
+	run jq -r '[.event, .decision] | @tsv' "$S/journal.jsonl"
+	[ "$(echo $output)" = "master superseded backup local-unreachable ignored ignored ignored ignored backup local-unreachable" ]
+	kill -TERM "$BG_PID"
+	wait "$BG_PID" || true
+	BG_PID=
 }
 
 @test "--fifo exits 78 when the path is not a FIFO" {
