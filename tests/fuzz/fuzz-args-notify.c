@@ -5,25 +5,13 @@
 #undef main
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
-{
+FUZZ_ARGV_TARGET("ka-notify-mariadb", {
 	static struct opts o;
-	char **argv, *buf, err[512], source[300], why[300];
+	char err[512], source[300], why[300];
 	enum event ev;
-	int first = 1, argc = fuzz_argv(d, n, "ka-notify-mariadb", &argv, &buf);
-
-	optind = 0;
+	int first = 1;
 	keep_buf[0] = '\0';
 	if (parse_args(argc, argv, &o, &first, err, sizeof err) == 0)
 		decode_argv(&o, argc - first, argv + first, &ev, source, sizeof source, why,
 			    sizeof why, err, sizeof err);
-	free(buf);
-	return 0;
-}
+})

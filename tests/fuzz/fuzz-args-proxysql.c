@@ -4,21 +4,8 @@
 #undef main
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
-{
+FUZZ_ARGV_TARGET("ka-check-proxysql", {
 	static struct opts o;
-	char **argv, *buf, err[512];
-	int argc = fuzz_argv(d, n, "ka-check-proxysql", &argv, &buf);
-
-	optind = 0;
+	char err[512];
 	parse_args(argc, argv, &o, err, sizeof err);
-	free(buf);
-	return 0;
-}
+})

@@ -5,23 +5,10 @@
 #undef main
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc, (void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
-{
+FUZZ_ARGV_TARGET("ka-status", {
 	static struct st_opts o;
-	char **argv, *buf, err[512];
-	int argc = fuzz_argv(d, n, "ka-status", &argv, &buf);
-
-	optind = 0;   /* glibc: reinitialize getopt fully */
+	char err[512];
 	parse_args(argc, argv, &o, err, sizeof err);
 	if (o.nnodes > ST_MAX_NODES)
 		abort();
-	free(buf);
-	return 0;
-}
+})

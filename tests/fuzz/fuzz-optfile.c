@@ -1,5 +1,4 @@
 /* MariaDB option files (lib/optfile.c): the input is the file's content. */
-#define _GNU_SOURCE
 #include "fuzz.h"
 #include "optfile.h"
 

@@ -53,4 +53,23 @@ static inline void fuzz_quiet(void)
 		abort();
 }
 
+/* An option-table target: stdout quiet, the input split into argv (argc, argv in scope),
+ * getopt reset, then the statements given (the binary's parse call). */
+#define FUZZ_ARGV_TARGET(prog, ...) \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) \
+	{ \
+		(void)argc, (void)argv; \
+		fuzz_quiet(); \
+		return 0; \
+	} \
+	int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) \
+	{ \
+		char **argv, *buf; \
+		int argc = fuzz_argv(d, n, prog, &argv, &buf); \
+		optind = 0;   /* glibc: reinitialize getopt fully */ \
+		__VA_ARGS__ \
+		free(buf); \
+		return 0; \
+	}
+
 #endif
