@@ -87,7 +87,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@$(TEST_ENV) KA_BIN_ASAN=$(abspath build/asan) KA_FUZZ_BIN=$(abspath $(FUZZ_BUILD)) \
 		KA_FUZZ_SECONDS=$(FUZZ_TEST_TIME) timeout 5000 \
-		bash tests/run unit integration lab unit@asan integration@asan fuzz
+		bash tests/run unit integration lab package unit@asan integration@asan fuzz
 
 test-unit: all
 	@$(TEST_ENV) bash tests/run unit
@@ -124,6 +124,7 @@ FUZZ_LIBS      := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmar
 # What a target links beside lib/: the rest of the binary whose main file it includes.
 FUZZ_SRCS_fuzz-args-notify := $(filter-out notify/ka-notify-mariadb.c,$(wildcard notify/*.c))
 FUZZ_SRCS_fuzz-fifo-notify := notify/event.c
+FUZZ_SRCS_fuzz-state-notify := $(filter-out notify/ka-notify-mariadb.c,$(wildcard notify/*.c))
 FUZZ_SRCS_fuzz-args-drill  := $(filter-out client/ka-drill.c,$(wildcard client/*.c))
 FUZZ_SRCS_fuzz-args-status := $(wildcard check/status-*.c)
 
@@ -166,7 +167,27 @@ install: all
 	@if [ -z "$(DESTDIR)" ]; then install -d -o root -g root -m 0700 $(RUNDIR) && \
 		echo "created $(RUNDIR)"; fi
 
+# make deb: ka-mariadb_VERSION_amd64.deb with Debian's own tooling (debian/, debhelper 13,
+# dpkg-buildpackage -b) into $(DEBDIR), from a copy of the sources in $(DEBDIR)/src
+# (dpkg-buildpackage writes beside the tree), then lintian: no error or warning that
+# debian/ka-mariadb.lintian-overrides does not explain. VERSION is the one the binaries
+# print (check/ka-check-mariadb.c); debian/changelog must say the same.
+DEBDIR   ?= build/deb
+VERSION  := $(shell sed -n '/define VERSION "/{s/.*"\(.*\)".*/\1/p;q}' check/ka-check-mariadb.c)
+DEB      := $(DEBDIR)/ka-mariadb_$(VERSION)_amd64.deb
+
+deb:
+	@cv=$$(dpkg-parsechangelog -S Version) && [ "$$cv" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog says '$$cv', the binaries print '$(VERSION)'" >&2; exit 1; }
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src/ka-mariadb-$(VERSION)
+	cp -a Makefile README.md lib check notify client conf-templates debian tests \
+		$(DEBDIR)/src/ka-mariadb-$(VERSION)/
+	cd $(DEBDIR)/src/ka-mariadb-$(VERSION) && dpkg-buildpackage -us -uc -b -jauto
+	mv $(DEBDIR)/src/ka-mariadb_$(VERSION)_amd64.deb $(DEBDIR)/src/ka-mariadb_$(VERSION)_amd64.changes $(DEBDIR)/
+	lintian --fail-on error,warning --display-info $(DEB)
+	@echo "built $(DEB)"
+
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-unit test-integration test-lab demo bench install clean fuzz fuzz-build
+.PHONY: all deps deb test test-unit test-integration test-lab demo bench install clean fuzz fuzz-build

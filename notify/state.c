@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,8 @@ static int ticket_open(const struct opts *o, int how, long long *value, char *er
 	n = pread(fd, buf, sizeof buf - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	*value = strtoll(buf, NULL, 10);
+	if (*value < 0 || *value > LLONG_MAX / 2)
+		*value = 0;   /* a damaged counter restarts: a taken ticket is always >= 1 */
 	return fd;
 }
 

@@ -65,6 +65,10 @@ fuzz() {
 	fuzz args-notify
 }
 
+@test "ka-notify-mariadb's state files (ticket, fault file, fence mark) survive fuzzing" {
+	TMPDIR=$WORK fuzz state-notify
+}
+
 @test "keepalived notify fifo lines survive fuzzing" {
 	fuzz fifo-notify
 }
