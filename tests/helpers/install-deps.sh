@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config libmariadb-dev mariadb-server mariadb-client keepalived
 bats bats-assert bats-support iproute2 nftables jq procps psmisc file man-db hyperfine
-shellcheck ruby python3 socat clang libclang-rt-14-dev prometheus"
+shellcheck ruby python3 socat clang libclang-rt-14-dev prometheus
+debhelper fakeroot lintian mmdebstrap systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
