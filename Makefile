@@ -184,7 +184,8 @@ deb:
 		$(DEBDIR)/src/ka-mariadb-$(VERSION)/
 	cd $(DEBDIR)/src/ka-mariadb-$(VERSION) && dpkg-buildpackage -us -uc -b -jauto
 	mv $(DEBDIR)/src/ka-mariadb_$(VERSION)_amd64.deb $(DEBDIR)/src/ka-mariadb_$(VERSION)_amd64.changes $(DEBDIR)/
-	lintian --fail-on error,warning --display-info $(DEB)
+	@# lintian leaves Berkeley DB temp files (mldbm-elf-*) behind: keep them in build/.
+	mkdir -p $(DEBDIR)/tmp && TMPDIR=$(abspath $(DEBDIR))/tmp lintian --fail-on error,warning --display-info $(DEB)
 	@echo "built $(DEB)"
 
 clean:
