@@ -93,7 +93,7 @@ root_files() {
 	run cat "$PK_DIR/make-deb.rc"
 	[ "$output" = 0 ] || { tail -40 "$PK_DIR/make-deb.log"; false; }
 	[ -f "$DEB" ]
-	grep -q '^lintian --fail-on error,warning' "$PK_DIR/make-deb.log"
+	grep -q 'lintian --fail-on error,warning' "$PK_DIR/make-deb.log"
 	[ "$(dpkg-deb -f "$DEB" Version)" = "$(src_version)" ]
 	[ "$(cd "$KA_REPO" && dpkg-parsechangelog -S Version)" = "$(src_version)" ]
 }
