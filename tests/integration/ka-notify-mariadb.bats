@@ -838,6 +838,18 @@ hide_errant_gtid_on_b() {
 
 # An application session on port $1 running a write that holds SET read_only=1 for $3 s
 # (FACTS 39); it inserts $2 into t.x. Its exit status lands in $T/writer.rc.
+# Gives b a running IO thread with nothing to send: connection 'c' from c by
+# file/position, so a promotion's gate fences a and then waits in vain.
+b_receives_from_idle_c() {
+	local file pos
+	read -r file pos _ < <(mdb_sql c "SHOW MASTER STATUS")
+	mdb_sql b "CHANGE MASTER 'c' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PC, MASTER_USER='repl',
+		MASTER_PASSWORD='$KA_DB_PASS_REPL', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos,
+		MASTER_USE_GTID=no; START SLAVE 'c'"
+	wait_value b "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'SLAVES_RUNNING'" 1
+}
+
 start_writer() {
 	( rc=0
 	  mariadb --no-defaults -uapp -p"$KA_DB_PASS_APP" -h127.0.0.1 -P"$1" \
@@ -993,13 +1005,7 @@ writer_status() {
 	mdb_sql a "INSERT INTO t.x VALUES (400)"
 	# an IO thread that is up (from c, file/position, nothing to send): the gate fences a
 	# and then waits in vain for 0-1-3
-	local file pos
-	read -r file pos _ < <(mdb_sql c "SHOW MASTER STATUS")
-	mdb_sql b "CHANGE MASTER 'c' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PC, MASTER_USER='repl',
-		MASTER_PASSWORD='$KA_DB_PASS_REPL', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos,
-		MASTER_USE_GTID=no; START SLAVE 'c'"
-	wait_value b "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
-		WHERE VARIABLE_NAME = 'SLAVES_RUNNING'" 1
+	b_receives_from_idle_c
 	run -9 ka_b --catchup-timeout 2 master
 	assert_output --partial "FAIL refused-catchup-timeout"
 	[ "$(ro b)" = 1 ]
@@ -1012,13 +1018,7 @@ writer_status() {
 	pair_reset
 	mdb_sql b "STOP SLAVE"
 	mdb_sql a "INSERT INTO t.x VALUES (410)"
-	local file pos
-	read -r file pos _ < <(mdb_sql c "SHOW MASTER STATUS")
-	mdb_sql b "CHANGE MASTER 'c' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PC, MASTER_USER='repl',
-		MASTER_PASSWORD='$KA_DB_PASS_REPL', MASTER_LOG_FILE='$file', MASTER_LOG_POS=$pos,
-		MASTER_USE_GTID=no; START SLAVE 'c'"
-	wait_value b "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
-		WHERE VARIABLE_NAME = 'SLAVES_RUNNING'" 1
+	b_receives_from_idle_c
 	ka_b --catchup-timeout 30 master > "$T/master.out" 2>&1 3>&- &
 	local m=$!
 	wait_value a "SELECT @@global.read_only" 1               # fenced; b waits in vain
