@@ -4,10 +4,11 @@
  * included. The probe (lib/probe.c, shared with the watcher) connects, asks one real
  * query (read_only and what the node holds) and then, as asked, compares read_only with
  * --expect-read-only, reads SHOW ALL SLAVES STATUS (--replication), asks the witnesses
- * (--witness) and the peer (--peer). The first condition that fails decides the exit code
- * (lib/exitcode.h); this file parses options and prints the result: one line on stdout
- * (or JSON) and, on failure, a syslog line. No writes, no locks, no files: safe to run
- * concurrently with itself, as keepalived 2.2.7 does when a run overruns (FACTS 3).
+ * (--witness) and the peers (--peer, all at once). The first condition that fails
+ * decides the exit code (lib/exitcode.h); this file parses options and prints the
+ * result: one line on stdout (or JSON) and, on failure, a syslog line. No writes, no
+ * locks, no files: safe to run concurrently with itself, as keepalived 2.2.7 does when a
+ * run overruns (FACTS 3).
  */
 #include "args.h"
 #include "conn.h"
@@ -43,8 +44,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " PROG " [--socket PATH | --host IP [--port N]] [--defaults-file FILE]\n"
 "       [--timeout MS] [--replication] [--max-lag SECONDS] [--expect-read-only on|off]\n"
-"       [--witness IP:PORT[,IP:PORT...]] [--witness-connect-only] [--peer IP[:PORT]]\n"
-"       [--lvs-weight MAX] [--json] [--verbose]\n"
+"       [--witness IP:PORT[,IP:PORT...]] [--witness-connect-only]\n"
+"       [--peer IP[:PORT][,IP[:PORT]...]] [--lvs-weight MAX] [--json] [--verbose]\n"
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 

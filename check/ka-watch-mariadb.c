@@ -73,8 +73,8 @@ static void usage(FILE *f)
 "usage: " PROG " --track-file PATH [--interval-ms MS] [--fall N] [--rise N]\n"
 "       [--socket PATH | --host IP [--port N]] [--defaults-file FILE] [--timeout MS]\n"
 "       [--replication] [--max-lag SECONDS] [--expect-read-only on|off]\n"
-"       [--witness IP:PORT[,IP:PORT...]] [--witness-connect-only] [--peer IP[:PORT]]\n"
-"       [--json] [--verbose]\n"
+"       [--witness IP:PORT[,IP:PORT...]] [--witness-connect-only]\n"
+"       [--peer IP[:PORT][,IP[:PORT]...]] [--json] [--verbose]\n"
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 

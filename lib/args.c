@@ -1,5 +1,6 @@
 #include "args.h"
 #include "exitcode.h"
+#include "tcp.h"
 
 #include <getopt.h>
 #include <arpa/inet.h>
@@ -128,6 +129,73 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 	}
 	*port = p ? p : default_port;
 	return 0;
+}
+
+/* 1 when a and b name the same address and port (IPv6 compared as numbers). */
+static int same_endpoint(const struct ka_endpoint *a, const struct ka_endpoint *b)
+{
+	unsigned char x[16], y[16];
+	int fam = strchr(a->host, ':') ? AF_INET6 : AF_INET;
+
+	if (a->port != b->port)
+		return 0;
+	if (inet_pton(fam, a->host, x) != 1 || inet_pton(fam, b->host, y) != 1)
+		return strcmp(a->host, b->host) == 0;
+	return memcmp(x, y, fam == AF_INET6 ? 16 : 4) == 0;
+}
+
+/* One item of a list (len bytes at s) into ep; err names the item. */
+static int parse_list_item(const char *opt, const char *s, size_t len,
+			   unsigned int default_port, struct ka_endpoint *ep, char *err,
+			   size_t errlen)
+{
+	char item[128];
+
+	if (len >= sizeof item) {
+		snprintf(err, errlen, "invalid address '%.*s...' for %s: too long", 40, s, opt);
+		return -1;
+	}
+	memcpy(item, s, len);
+	item[len] = '\0';
+	return ka_parse_hostport(opt, item, default_port, ep->host, sizeof ep->host, &ep->port,
+				 err, errlen);
+}
+
+int ka_parse_hostport_list(const char *opt, const char *s, unsigned int default_port,
+			   struct ka_endpoint *out, int max, int *n, char *err, size_t errlen)
+{
+	char t[80];
+
+	*n = 0;
+	if (!*s) {
+		snprintf(err, errlen, "%s needs at least one IP[:PORT]", opt);
+		return -1;
+	}
+	for (const char *p = s;; p++) {
+		size_t len = strcspn(p, ",");
+		if (len == 0) {
+			snprintf(err, errlen, "empty address in '%s' for %s: separate addresses "
+				 "with one comma, without a comma at either end", s, opt);
+			return -1;
+		}
+		if (*n == max) {
+			snprintf(err, errlen, "too many addresses in '%s' for %s (at most %d)", s,
+				 opt, max);
+			return -1;
+		}
+		if (parse_list_item(opt, p, len, default_port, &out[*n], err, errlen) < 0)
+			return -1;
+		for (int i = 0; i < *n; i++)
+			if (same_endpoint(&out[i], &out[*n])) {
+				snprintf(err, errlen, "duplicate address '%s' in '%s' for %s",
+					 ka_endpoint_text(&out[*n], t, sizeof t), s, opt);
+				return -1;
+			}
+		(*n)++;
+		p += len;
+		if (!*p)
+			return 0;
+	}
 }
 
 static void print_code(int code, const char *name, const char *meaning, void *arg)

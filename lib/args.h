@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Most database nodes a --peer list names (every node but this one). */
+#define KA_MAX_PEERS 8
+
+struct ka_endpoint;
+
 /* The tail of every binary's getopt_long table: the shared options and the terminator. */
 #define KA_COMMON_LONG_OPTIONS \
 	{ "json", no_argument, 0, 'j' }, \
@@ -48,5 +53,12 @@ int ka_split_hostport(const char *opt, const char *s, char *host, size_t hostlen
 /* ka_split_hostport with default_port when no port was given (0 = port required). */
 int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
 		      size_t hostlen, unsigned int *port, char *err, size_t errlen);
+
+/* "IP[:PORT],..." (also "[V6]:PORT") into up to max endpoints; duplicates refused.
+ * Each item as ka_parse_hostport with default_port; an empty list or item (",," or a
+ * trailing comma), more than max items, or one address twice (same IP and port, IPv6
+ * in any spelling) is an error naming opt. *n is the count. */
+int ka_parse_hostport_list(const char *opt, const char *s, unsigned int default_port,
+			   struct ka_endpoint *out, int max, int *n, char *err, size_t errlen);
 
 #endif

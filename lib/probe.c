@@ -2,6 +2,7 @@
 #include "deadline.h"
 #include "exitcode.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,11 +215,12 @@ static int network_errno(unsigned int e)
 
 enum gone { PEER_ANSWERS, PEER_GONE, PEER_NOT_ASKED };
 
-/* Whether a failed connect to the peer is evidence that the peer is gone: a connect
+/* Whether a failed connect to peer ep is evidence that the peer is gone: a connect
  * that timed out, or a network error confirmed by a plain TCP connect (refused, no
  * route, timed out). Anything else answered us. why says what was seen. */
-static enum gone peer_gone(const struct ka_probe_opts *o, const struct ka_db *peer,
-			   int64_t left, int64_t deadline, char *why, size_t whylen)
+static enum gone peer_gone(const struct ka_probe_opts *o, const struct ka_endpoint *ep,
+			   const struct ka_db *peer, int64_t left, int64_t deadline, char *why,
+			   size_t whylen)
 {
 	if (peer->timed_out) {
 		snprintf(why, whylen, "connect timed out");
@@ -226,7 +228,7 @@ static enum gone peer_gone(const struct ka_probe_opts *o, const struct ka_db *pe
 	}
 	if (!network_errno(peer->err))
 		return PEER_ANSWERS;
-	switch (ka_tcp_reach(&o->peer, deadline, why, whylen)) {
+	switch (ka_tcp_reach(ep, deadline, why, whylen)) {
 	case KA_TCP_REFUSED:
 	case KA_TCP_NO_ROUTE:
 		return PEER_GONE;
@@ -237,9 +239,26 @@ static enum gone peer_gone(const struct ka_probe_opts *o, const struct ka_db *pe
 	}
 }
 
+/* Appends "; text" (or text to an empty buf), cut at the end of buf. */
+static void append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n && n + 2 < len) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
 static int unqueryable(struct ka_probe_result *r, const char *ep, const char *err)
 {
-	snprintf(r->peer, sizeof r->peer, "unqueryable");
 	return set_result(r, KA_SPLIT_BRAIN, "peer '%s' answers but cannot be queried: %s; the "
 			  "split-brain guard cannot rule out that the peer is writable and ahead "
 			  "(fix the check account on the peer, or make the peer read-only or stop it)",
@@ -260,11 +279,12 @@ static void lacking(const struct ka_gtid_set *have, const struct ka_gtid_set *fr
  * -> the successor (promoted after the parting point, lib/gtid.h) stays fit and the old
  * primary gets 11, or 11 on both with the operator's path when that is undecidable;
  * same or ahead -> fit. */
-static int judge_histories(struct ka_probe_result *r, const char *ep,
+static int judge_histories(struct ka_probe_result *r, struct ka_probe_peer *pp,
 			   const struct node_texts *t)
 {
 	static struct ka_gtid_set mine, theirs;   /* 12 KB each: off the stack */
 	char err[512], we_lack[3200], they_lack[3200];
+	const char *ep = pp->ep;
 
 	if (ka_gtid_history(&mine, r->binlog_state, r->slave_pos, r->gtid, err, sizeof err) < 0)
 		return set_result(r, KA_UNFIT, "cannot read this node's gtid history: %s", err);
@@ -284,11 +304,11 @@ static int judge_histories(struct ka_probe_result *r, const char *ep,
 	lacking(&theirs, &mine, they_lack, sizeof they_lack);
 	switch (ka_gtid_successor(&mine, &theirs)) {
 	case 1:   /* the peer is a stale old primary; its own demotion is under way */
-		snprintf(r->peer, sizeof r->peer, "writable-stale");
-		snprintf(r->note, sizeof r->note, "peer '%s' is writable too and diverged, but "
-			 "this node succeeds it (it was promoted after the point where they "
-			 "parted); the peer holds %.700s that were never replicated here", ep,
-			 they_lack);
+		snprintf(pp->state, sizeof pp->state, "writable-stale");
+		append(r->note, sizeof r->note, "peer '%s' is writable too and diverged, but "
+		       "this node succeeds it (it was promoted after the point where they "
+		       "parted); the peer holds %.700s that were never replicated here", ep,
+		       they_lack);
 		return KA_OK;
 	case -1:
 		return set_result(r, KA_SPLIT_BRAIN, "peer '%s' is writable too and succeeds this "
@@ -306,66 +326,175 @@ static int judge_histories(struct ka_probe_result *r, const char *ep,
 			  t->current);
 }
 
-/* Asks the open peer session what it holds, then judges. */
-static int ask_peer(const struct ka_probe_opts *o, struct ka_db *peer,
-		    struct ka_probe_result *r, const char *ep, int64_t left, int64_t deadline)
-{
-	static char bs[KA_GTID_TEXT_MAX], sp[KA_GTID_TEXT_MAX], cur[KA_GTID_TEXT_MAX];
-	struct node_texts t = { .binlog_state = bs, .slave_pos = sp, .current = cur };
-	char err[512], who[120];
-	int code;
+/* What asking one peer found, before any judging. */
+enum asked { ASKED_READ, ASKED_GONE, ASKED_NOT_ASKED, ASKED_UNQUERYABLE, ASKED_UNUSABLE };
 
-	snprintf(who, sizeof who, "peer '%s'", ep);
-	int rc = read_basics(peer, who, &t, deadline, &code, err, sizeof err);
-	if (rc == -1 && peer->timed_out && left < step_share(o)) {
-		snprintf(r->peer, sizeof r->peer, "not-asked");
-		return not_asked(r, "peer", left);
+/* One peer's question and answer: filled by ask_peer, in a thread of its own when
+ * there are several peers; only read back after the thread is joined. */
+struct peer_ask {
+	const struct ka_probe_opts *o;
+	const struct ka_dbaddr *local;
+	const struct ka_endpoint *ep;
+	int64_t left, deadline;    /* left: what the step had when it started */
+	enum asked asked;
+	int code;                  /* ASKED_UNUSABLE: the exit code */
+	int read_only;
+	char err[512], why[256];
+	char bs[KA_GTID_TEXT_MAX], sp[KA_GTID_TEXT_MAX], cur[KA_GTID_TEXT_MAX];
+	pthread_t thread;
+	int threaded;
+};
+
+/* Connects to a->ep with the local node's credentials and reads what it holds, within
+ * a->deadline; judges nothing (that needs all answers, in the caller's thread). */
+static void ask_peer(struct peer_ask *a)
+{
+	struct ka_dbaddr addr = *a->local;
+	struct node_texts t = { .binlog_state = a->bs, .slave_pos = a->sp, .current = a->cur };
+	struct ka_db db;
+	char who[120], ep[80];
+
+	addr.host = a->ep->host;
+	addr.port = a->ep->port;
+	addr.socket = NULL;
+	if (ka_db_connect(&db, &addr, a->deadline, a->err, sizeof a->err) < 0) {
+		enum gone g = peer_gone(a->o, a->ep, &db, a->left, a->deadline, a->why,
+					sizeof a->why);
+		a->asked = g == PEER_ANSWERS ? ASKED_UNQUERYABLE :
+			   g == PEER_GONE ? ASKED_GONE : ASKED_NOT_ASKED;
+		ka_db_close(&db);
+		return;
 	}
+	snprintf(who, sizeof who, "peer '%s'", ka_endpoint_text(a->ep, ep, sizeof ep));
+	int rc = read_basics(&db, who, &t, a->deadline, &a->code, a->err, sizeof a->err);
 	if (rc == -1)
-		return unqueryable(r, ep, err);
-	if (rc < 0)
-		return set_result(r, code, "%s", err);
-	if (t.read_only) {
-		snprintf(r->peer, sizeof r->peer, "read-only");
-		return KA_OK;
-	}
-	snprintf(r->peer, sizeof r->peer, "writable");
-	return judge_histories(r, ep, &t);
+		a->asked = db.timed_out && a->left < step_share(a->o) ? ASKED_NOT_ASKED
+								     : ASKED_UNQUERYABLE;
+	else if (rc < 0)
+		a->asked = ASKED_UNUSABLE;
+	else
+		a->asked = ASKED_READ;
+	a->read_only = t.read_only;
+	ka_db_close(&db);
 }
 
-/* Split-brain guard, asked only when this node is writable (see probe.h). */
-static int check_peer(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
-		      struct ka_probe_result *r, int64_t deadline)
+static void *ask_peer_thread(void *arg)
 {
-	struct ka_dbaddr a = *local;
-	struct ka_db peer;
-	char err[512], why[256], ep[80];
-	int64_t left = ka_remaining_ms(deadline);
-	int code;
+	ask_peer(arg);
+	return NULL;
+}
 
-	ka_endpoint_text(&o->peer, ep, sizeof ep);
+/* Asks every peer at once, each with the whole time left: one peer inline, several in
+ * a thread each (one whose thread cannot start is asked inline, under the same
+ * deadline). Returns when every answer is in, by the deadline. */
+static void ask_peers(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
+		      struct peer_ask *ask, int64_t left, int64_t deadline)
+{
+	for (int i = 0; i < o->npeer; i++) {
+		struct peer_ask *a = &ask[i];
+		a->o = o;
+		a->local = local;
+		a->ep = &o->peer[i];
+		a->left = left;
+		a->deadline = deadline;
+		a->asked = ASKED_UNUSABLE;
+		a->code = KA_UNFIT;
+		a->read_only = 0;
+		a->err[0] = a->why[0] = '\0';
+		a->threaded = o->npeer > 1 &&
+			      pthread_create(&a->thread, NULL, ask_peer_thread, a) == 0;
+	}
+	for (int i = 0; i < o->npeer; i++)
+		if (!ask[i].threaded)
+			ask_peer(&ask[i]);
+	for (int i = 0; i < o->npeer; i++)
+		if (ask[i].threaded)
+			pthread_join(ask[i].thread, NULL);
+}
+
+/* Judges one peer's answer (probe.h): fills pp->state; on failure r->code and
+ * r->reason. Returns the exit code. */
+static int judge_peer(struct ka_probe_result *r, const struct peer_ask *a,
+		      struct ka_probe_peer *pp)
+{
+	struct node_texts t = { .read_only = a->read_only, .binlog_state = (char *)a->bs,
+				.slave_pos = (char *)a->sp, .current = (char *)a->cur };
+	const char *state = "";
+
+	switch (a->asked) {
+	case ASKED_NOT_ASKED:
+		snprintf(pp->state, sizeof pp->state, "not-asked");
+		return not_asked(r, "peer", a->left);
+	case ASKED_UNQUERYABLE:
+		snprintf(pp->state, sizeof pp->state, "unqueryable");
+		return unqueryable(r, pp->ep, a->err);
+	case ASKED_UNUSABLE:
+		return set_result(r, a->code, "%s", a->err);
+	case ASKED_GONE:
+		snprintf(pp->state, sizeof pp->state, "unreachable");
+		append(r->peer_why, sizeof r->peer_why, "peer '%s' counts as gone: %s (%s)",
+		       pp->ep, a->why, a->err);
+		return KA_OK;
+	case ASKED_READ:
+		state = t.read_only ? "read-only" : "writable";
+		break;
+	}
+	snprintf(pp->state, sizeof pp->state, "%s", state);
+	return t.read_only ? KA_OK : judge_histories(r, pp, &t);
+}
+
+/* r->peer: the state of the peer that decided a failure, else the weightiest state. */
+static void summarize_peers(const struct ka_probe_opts *o, struct ka_probe_result *r,
+			    int decided)
+{
+	static const char *const weight[] = { "writable-stale", "writable", "read-only",
+					      "unreachable", "not-asked" };
+
+	if (decided >= 0) {
+		snprintf(r->peer, sizeof r->peer, "%s", r->peers[decided].state);
+		return;
+	}
+	for (size_t w = 0; w < sizeof weight / sizeof weight[0]; w++)
+		for (int i = 0; i < o->npeer; i++)
+			if (strcmp(r->peers[i].state, weight[w]) == 0) {
+				snprintf(r->peer, sizeof r->peer, "%s", weight[w]);
+				return;
+			}
+}
+
+/* Split-brain guard over every peer, asked only when this node is writable (see
+ * probe.h): all are asked at once, then judged in list order; the first exit 11
+ * decides, else the first failure. */
+static int check_peers(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
+		       struct ka_probe_result *r, int64_t deadline)
+{
+	static struct peer_ask ask[KA_MAX_PEERS];   /* 48 KB each: off the stack */
+	static char kept[sizeof r->reason];
+	int64_t left = ka_remaining_ms(deadline);
+	int kept_code = KA_OK, decided = -1;
+
+	for (int i = 0; i < o->npeer; i++)
+		ka_endpoint_text(&o->peer[i], r->peers[i].ep, sizeof r->peers[i].ep);
 	if (left <= 0) {
+		for (int i = 0; i < o->npeer; i++)
+			snprintf(r->peers[i].state, sizeof r->peers[i].state, "not-asked");
 		snprintf(r->peer, sizeof r->peer, "not-asked");
 		return not_asked(r, "peer", left);
 	}
-	a.host = o->peer.host;
-	a.port = o->peer.port;
-	a.socket = NULL;
-	if (ka_db_connect(&peer, &a, deadline, err, sizeof err) == 0) {
-		code = ask_peer(o, &peer, r, ep, left, deadline);
-		ka_db_close(&peer);
-		return code;
+	ask_peers(o, local, ask, left, deadline);
+	for (int i = 0; i < o->npeer; i++) {
+		int code = judge_peer(r, &ask[i], &r->peers[i]);
+		if (code != KA_OK && (kept_code == KA_OK ||
+				      (code == KA_SPLIT_BRAIN && kept_code != KA_SPLIT_BRAIN))) {
+			kept_code = code;
+			decided = i;
+			snprintf(kept, sizeof kept, "%s", r->reason);
+		}
 	}
-	enum gone g = peer_gone(o, &peer, left, deadline, why, sizeof why);
-	ka_db_close(&peer);
-	if (g == PEER_ANSWERS)
-		return unqueryable(r, ep, err);
-	snprintf(r->peer, sizeof r->peer, g == PEER_GONE ? "unreachable" : "not-asked");
-	if (g == PEER_NOT_ASKED)
-		return not_asked(r, "peer", left);
-	snprintf(r->peer_why, sizeof r->peer_why, "peer '%s' counts as gone: %s (%s)", ep, why,
-		 err);
-	return KA_OK;
+	summarize_peers(o, r, decided);
+	if (kept_code == KA_OK)
+		return KA_OK;
+	return set_result(r, kept_code, "%s", kept);
 }
 
 int ka_probe_node(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
@@ -383,7 +512,7 @@ int ka_probe_node(const struct ka_probe_opts *o, const struct ka_dbaddr *local,
 		return code;
 	if (o->nwitness && (code = check_witness(o, r, deadline)) != KA_OK)
 		return code;
-	if (o->have_peer && r->read_only == 0 && (code = check_peer(o, local, r, deadline)) != KA_OK)
+	if (o->npeer && r->read_only == 0 && (code = check_peers(o, local, r, deadline)) != KA_OK)
 		return code;
 	return set_result(r, KA_OK, "healthy");
 }

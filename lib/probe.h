@@ -3,8 +3,8 @@
  *
  * A probe asks, in order, under one deadline: the basics (read_only and what the node
  * holds: gtid_binlog_state, gtid_slave_pos, gtid_current_pos), the replication
- * connections (when asked), the witnesses (when named) and the peer (when named and the
- * local node is writable). The first condition that fails decides the exit code
+ * connections (when asked), the witnesses (when named) and the peers (when named and
+ * the local node is writable). The first condition that fails decides the exit code
  * (lib/exitcode.h); the rules are in ka-check-mariadb(8):
  *
  * - Ahead is lineage (lib/gtid.h): a writable peer whose history holds what this node
@@ -13,6 +13,10 @@
  * - A peer counts as gone only on evidence: refused TCP, no route, or a connect that
  *   timed out. A peer that answers but cannot be queried (login refused, no grant,
  *   saturated, an error) fails closed: exit 11.
+ * - Several peers (every other database node) are asked at once, each with the whole
+ *   time left (one thread each), and judged one by one as above: a writable node stays
+ *   fit only when no peer fails it. The first peer in list order that gives exit 11
+ *   decides; else the first that fails (1 or 3).
  * - A witness answers when the TCP handshake completes and it sends at least one byte
  *   (unless connect_only). Local addresses are refused by the caller (ka_ip_is_local).
  * - A network step that has less than a quarter of the timeout left when it starts and
@@ -21,6 +25,7 @@
 #ifndef KA_PROBE_H
 #define KA_PROBE_H
 
+#include "args.h"
 #include "db.h"
 #include "gtid.h"
 #include "tcp.h"
@@ -37,8 +42,15 @@ struct ka_probe_opts {
 	struct ka_endpoint witness[KA_PROBE_MAX_WITNESSES];
 	size_t nwitness;
 	int witness_connect_only;  /* a completed handshake is enough (weaker) */
-	struct ka_endpoint peer;
-	int have_peer;
+	struct ka_endpoint peer[KA_MAX_PEERS];   /* --peer: every other database node */
+	int npeer;
+};
+
+/* What the guard found about one peer. */
+struct ka_probe_peer {
+	char ep[80];               /* "192.0.2.12:3306" */
+	char state[16];            /* as ka_probe_result.peer; "" when the peer's answer was
+				      unusable (too long) or the guard was not reached */
 };
 
 /* What a probe found; every field is meaningful whatever the outcome. */
@@ -56,9 +68,13 @@ struct ka_probe_result {
 	long lag;                  /* -1 NULL/unknown */
 	char witness[80];          /* endpoint that answered, "not-asked", or "" (none) */
 	char peer[16];             /* "", "unreachable", "read-only", "writable",
-				      "unqueryable", "not-asked" */
-	char note[1024];           /* a warning the caller should log, or "" */
-	char peer_why[1024];       /* why a gone peer counts as gone (for --verbose) */
+				      "writable-stale", "unqueryable", "not-asked"; with
+				      several peers the state of the one that decided a
+				      failure, else the weightiest (writable-stale, writable,
+				      read-only, unreachable) */
+	struct ka_probe_peer peers[KA_MAX_PEERS];   /* each peer, in --peer order */
+	char note[2048];           /* a warning the caller should log, or "" */
+	char peer_why[2048];       /* why gone peers count as gone (for --verbose) */
 };
 
 /* Resets r to "nothing known yet". */

@@ -72,9 +72,8 @@ int ka_probe_args_take(struct ka_probe_args *a, int c, const char *arg, char *er
 		a->port = (unsigned)v;
 		return 1;
 	case 'p':
-		p->have_peer = 1;
-		return ka_parse_hostport("--peer", arg, 3306, p->peer.host, sizeof p->peer.host,
-					 &p->peer.port, err, errlen) < 0 ? -1 : 1;
+		return ka_parse_hostport_list("--peer", arg, 3306, p->peer, KA_MAX_PEERS,
+					      &p->npeer, err, errlen) < 0 ? -1 : 1;
 	case 't': case 'l': case 'o': case 'w':
 		return take_value(p, c, arg, err, errlen) < 0 ? -1 : 1;
 	default:
@@ -83,7 +82,7 @@ int ka_probe_args_take(struct ka_probe_args *a, int c, const char *arg, char *er
 }
 
 /* A witness must be another host: loopback, unspecified and this host's own addresses
- * always answer, and the peer cannot speak for the network when it is the one gone.
+ * always answer, and a peer cannot speak for the network when it is the one gone.
  * KA_TEST_LOCAL_WITNESS=1 lets the test suite use loopback listeners. */
 static int refuse_witness(const struct ka_probe_opts *p, const struct ka_endpoint *ep,
 			  char *err, size_t errlen)
@@ -92,11 +91,13 @@ static int refuse_witness(const struct ka_probe_opts *p, const struct ka_endpoin
 	char why[160], t[80];
 	int local;
 
-	if (p->have_peer && strcmp(ep->host, p->peer.host) == 0) {
-		snprintf(err, errlen, "witness '%s' is the peer: a witness must be a third host",
-			 ka_endpoint_text(ep, t, sizeof t));
-		return -1;
-	}
+	for (int i = 0; i < p->npeer; i++)
+		if (strcmp(ep->host, p->peer[i].host) == 0) {
+			snprintf(err, errlen, "witness '%s' is %s: a witness must be a third host",
+				 ka_endpoint_text(ep, t, sizeof t),
+				 p->npeer > 1 ? "a peer" : "the peer");
+			return -1;
+		}
 	if (allow && strcmp(allow, "1") == 0)
 		return 0;
 	if ((local = ka_ip_is_local(ep->host, why, sizeof why)) != 0) {

@@ -5,6 +5,7 @@
 #   mm1/mm2 master-master pair (23305/23306)
 #   w1/w2 two writable standalone nodes for the split-brain guard (23307/23308); each
 #         test that uses them starts from empty GTID histories (fresh_pair)
+#   w3    a third node for peer lists (23309; fresh_pair w1 w2 w3)
 # Witnesses on loopback need KA_TEST_LOCAL_WITNESS=1: the checker refuses local addresses.
 
 setup_file() {
@@ -17,13 +18,14 @@ setup_file() {
 	mdb_start mm2 23306 6 --gtid-domain-id=6 --read-only=1
 	mdb_start w1 23307 7
 	mdb_start w2 23308 8
+	mdb_start w3 23309 9
 	mdb_sql p "CREATE DATABASE t; CREATE TABLE t.a (id INT PRIMARY KEY); INSERT INTO t.a VALUES (1)"
 	mdb_replicate r p
 	mdb_replicate mm2 mm1
 	mdb_replicate mm1 mm2
 	mdb_wait_synced r p
 	local n
-	for n in w1 w2; do
+	for n in w1 w2 w3; do
 		mdb_sql "$n" "SET sql_log_bin=0; CREATE DATABASE s;
 			CREATE TABLE s.b (id BIGINT AUTO_INCREMENT PRIMARY KEY); SET sql_log_bin=1"
 	done
@@ -47,6 +49,11 @@ setup() {
 
 teardown() {
 	stop_silent_listener
+	if [ -n "${OTHER_LISTENER:-}" ]; then
+		kill "$OTHER_LISTENER" 2>/dev/null
+		wait "$OTHER_LISTENER" 2>/dev/null || true
+	fi
+	mdb_sql w3 "STOP ALL SLAVES; RESET SLAVE ALL; SET GLOBAL read_only=0" 2>/dev/null || true
 	local pid
 	pid=$(mdb_pid h)
 	[ -z "$pid" ] || kill -CONT "$pid" 2>/dev/null || true
@@ -56,10 +63,11 @@ check() {
 	ka-check-mariadb --defaults-file "$CNF" "$@"
 }
 
-# w1 and w2 standalone, writable, with empty tables and empty GTID histories.
+# NODES (default w1 w2) standalone, writable, with empty tables and empty GTID histories.
 fresh_pair() {
-	local n
-	for n in w1 w2; do
+	local n nodes=("$@")
+	[ $# -gt 0 ] || nodes=(w1 w2)
+	for n in "${nodes[@]}"; do
 		mdb_sql "$n" "STOP ALL SLAVES; RESET SLAVE ALL; SET sql_log_bin=0; TRUNCATE s.b;
 			SET sql_log_bin=1; RESET MASTER; SET GLOBAL gtid_slave_pos='';
 			SET GLOBAL read_only=0"
@@ -84,6 +92,7 @@ many_domains_sql() {
 
 w1_check() { check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23308 "$@"; }
 w2_check() { check --host 127.0.0.1 --port 23308 --peer 127.0.0.1:23307 "$@"; }
+w1_trio_check() { check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23308,127.0.0.1:23309 "$@"; }
 
 @test "exits 0 on a healthy primary and says it is writable" {
 	run -0 check --host 127.0.0.1 --port 23301
@@ -450,6 +459,79 @@ w2_check() { check --host 127.0.0.1 --port 23308 --peer 127.0.0.1:23307 "$@"; }
 	[ "$status" -eq 3 ]
 	assert_output --partial "peer not asked: deadline spent"
 	assert_output --partial "peer=not-asked"
+}
+
+@test "exits 0 on a writable node whose two peers are both read-only" {
+	fresh_pair w1 w2 w3
+	gtid_write w1 0 7 1
+	mdb_sql w2 "SET GLOBAL read_only=1"
+	mdb_sql w3 "SET GLOBAL read_only=1"
+	run -0 w1_trio_check
+	assert_output --partial "OK healthy"
+	assert_output --partial " peer=read-only peers=127.0.0.1:23308/read-only,127.0.0.1:23309/read-only "
+	run -0 w1_trio_check --json
+	echo "$output" | grep '^{' | jq -e '.code == 0 and .peer == "read-only" and .peers == [
+		{"endpoint": "127.0.0.1:23308", "state": "read-only"},
+		{"endpoint": "127.0.0.1:23309", "state": "read-only"}]'
+}
+
+@test "fails the old primary with 11 on the successor in a list of three, and keeps the successor fit" {
+	# w2 and w3 replicated w1 up to 0-7-3; w2 was promoted and wrote 0-8-4, w3 is a
+	# read-only replica, and w1 went on writing 0-7-4 as the old primary. The read-only
+	# peer comes first in w1's list: the guard asks every peer, not the first.
+	fresh_pair w1 w2 w3
+	mdb_replicate w2 w1
+	mdb_replicate w3 w1
+	mdb_sql w3 "SET GLOBAL read_only=1"
+	mdb_sql w1 "INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES (); INSERT INTO s.b VALUES ()"
+	mdb_wait_synced w2 w1
+	mdb_wait_synced w3 w1
+	mdb_sql w2 "STOP SLAVE; RESET SLAVE ALL; INSERT INTO s.b VALUES ()"
+	mdb_sql w1 "INSERT INTO s.b VALUES ()"
+	run -11 check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23309,127.0.0.1:23308
+	assert_output --partial "FAIL peer '127.0.0.1:23308' is writable too and succeeds this node"
+	assert_output --partial " peer=writable peers=127.0.0.1:23309/read-only,127.0.0.1:23308/writable "
+	run -0 check --host 127.0.0.1 --port 23308 --peer 127.0.0.1:23307,127.0.0.1:23309
+	assert_output --partial "OK healthy"
+	assert_output --partial " peer=writable-stale peers=127.0.0.1:23307/writable-stale,127.0.0.1:23309/read-only "
+}
+
+@test "exits 0 when one peer's port refuses and the other is read-only" {
+	fresh_pair w1 w2 w3
+	mdb_sql w3 "SET GLOBAL read_only=1"
+	run -0 check --host 127.0.0.1 --port 23307 --peer 127.0.0.1:23339,127.0.0.1:23309 --verbose
+	assert_output --partial "peer '127.0.0.1:23339' counts as gone: 127.0.0.1:23339 Connection refused"
+	assert_output --partial " peer=read-only peers=127.0.0.1:23339/unreachable,127.0.0.1:23309/read-only "
+}
+
+@test "asks all peers at once: two silent peers both count as gone within one --timeout" {
+	# Asked one after the other, the first silent peer would spend the whole deadline
+	# and the second would be "not asked" (exit 3); asked at once, each times out at the
+	# one deadline and counts as gone.
+	fresh_pair w1 w2 w3
+	mdb_sql w3 "SET GLOBAL read_only=1"
+	start_silent_listener 23335
+	OTHER_LISTENER=$LISTENER_PID
+	start_silent_listener 23337
+	timed run -0 check --host 127.0.0.1 --port 23307 --timeout 500 --verbose \
+		--peer 127.0.0.1:23335,127.0.0.1:23337,127.0.0.1:23339,127.0.0.1:23309
+	assert_output --partial "peer '127.0.0.1:23335' counts as gone: connect timed out"
+	assert_output --partial "peer '127.0.0.1:23337' counts as gone: connect timed out"
+	assert_output --partial "peers=127.0.0.1:23335/unreachable,127.0.0.1:23337/unreachable,127.0.0.1:23339/unreachable,127.0.0.1:23309/read-only "
+	[ "$TIMED_MS" -lt 2000 ]
+}
+
+@test "exits 11 when one of two peers answers but cannot be queried, even with the other read-only" {
+	fresh_pair w1 w2 w3
+	mdb_sql w3 "SET GLOBAL read_only=1"
+	mdb_sql w2 "SET sql_log_bin=0; ALTER USER ka_check@'127.0.0.1' ACCOUNT LOCK"
+	run w1_trio_check --json
+	mdb_sql w2 "SET sql_log_bin=0; ALTER USER ka_check@'127.0.0.1' ACCOUNT UNLOCK"
+	[ "$status" -eq 11 ]
+	echo "$output" | grep '^{' | jq -e '.code == 11 and .peer == "unqueryable"
+		and .peers == [{"endpoint": "127.0.0.1:23308", "state": "unqueryable"},
+			       {"endpoint": "127.0.0.1:23309", "state": "read-only"}]
+		and (.reason | test("^peer .127.0.0.1:23308. answers but cannot be queried: .*locked"))'
 }
 
 @test "calls a read-only node without replication detached under --replication, warns, and exits 0" {

@@ -34,6 +34,7 @@ teardown() {
 	pid=$(mdb_pid s)
 	[ -z "$pid" ] || kill -CONT "$pid" 2>/dev/null || true
 	mdb_sql f "SET GLOBAL read_only=0" || true
+	mdb_sql s "SET GLOBAL read_only=0" || true
 	[ -n "$(mdb_pid k)" ] || mdb_launch k
 }
 
@@ -159,6 +160,20 @@ identity() {
 	[ "$(identity)" = "$before" ]
 	[ "$(cat "$TF")" = 0 ]
 	! grep -q 'FAIL' "$BATS_TEST_TMPDIR/watch.out"
+}
+
+@test "guards against every peer of a --peer list: 11 when a writable peer is ahead, 0 once it is read-only" {
+	mdb_sql s "SET GLOBAL read_only=1"
+	watch_server f --peer 127.0.0.1:23739,127.0.0.1:23702 --rise 1
+	wait_value 0 10
+	grep -q '^track=0 OK healthy | .* peer=read-only peers=127.0.0.1:23739/unreachable,127.0.0.1:23702/read-only ' \
+		"$BATS_TEST_TMPDIR/watch.out"
+	mdb_sql s "SET GLOBAL read_only=0; CREATE DATABASE IF NOT EXISTS peer_ahead"
+	wait_value 11 5
+	grep -q "^track=11 FAIL peer '127.0.0.1:23702' is writable too and ahead of this node: .* peer=writable peers=127.0.0.1:23739/unreachable,127.0.0.1:23702/writable " \
+		"$BATS_TEST_TMPDIR/watch.out"
+	mdb_sql s "SET GLOBAL read_only=1"
+	wait_value 0 5
 }
 
 @test "writes 1 and exits 1 on SIGTERM while the server is healthy" {

@@ -105,6 +105,37 @@ teardown() { stop_silent_listener; }
 	assert_output --partial "--witness-connect-only needs --witness"
 }
 
+@test "exits 64 on a peer list with an empty item, too many peers or one peer twice" {
+	run -64 ka-check-mariadb --peer 192.0.2.12,192.0.2.13,
+	assert_output --partial "empty address in '192.0.2.12,192.0.2.13,' for --peer: separate addresses with one comma"
+	assert_output --partial "usage: ka-check-mariadb"
+	run -64 ka-check-mariadb --peer 192.0.2.12,,192.0.2.13
+	assert_output --partial "empty address in '192.0.2.12,,192.0.2.13' for --peer"
+	run -64 ka-check-mariadb --peer ''
+	assert_output --partial "--peer needs at least one IP[:PORT]"
+	run -64 ka-check-mariadb --peer 192.0.2.11,192.0.2.12,192.0.2.13,192.0.2.14,192.0.2.15,192.0.2.16,192.0.2.17,192.0.2.18,192.0.2.19
+	assert_output --partial "for --peer (at most 8)"
+	run -64 ka-check-mariadb --peer 192.0.2.12:3306,192.0.2.12
+	assert_output --partial "duplicate address '192.0.2.12:3306' in '192.0.2.12:3306,192.0.2.12' for --peer"
+	run -64 ka-check-mariadb --peer 192.0.2.12,db3
+	assert_output --partial "invalid address 'db3' for --peer: use a numeric IP address, not a name"
+	run -64 ka-check-mariadb --peer 192.0.2.12,192.0.2.13 --witness 192.0.2.30:22,192.0.2.13:22
+	assert_output --partial "witness '192.0.2.13:22' is a peer: a witness must be a third host"
+}
+
+@test "takes a peer list and reports every peer as not asked when the local node is unreachable" {
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer '192.0.2.12,[2001:db8::13]:3307'
+	assert_output --partial " peer=not-asked peers=192.0.2.12:3306/not-asked,[2001:db8::13]:3307/not-asked "
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer 192.0.2.12,192.0.2.13:3307 --json
+	echo "$output" | grep '^{' | jq -e '.peer == "not-asked" and (.peers | length) == 2
+		and .peers[0] == {"endpoint": "192.0.2.12:3306", "state": "not-asked"}
+		and .peers[1].endpoint == "192.0.2.13:3307"'
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer 192.0.2.12
+	refute_output --partial "peers="
+	run -2 ka-check-mariadb --socket "$UNIT_TMP/no.sock" --peer 192.0.2.12 --json
+	echo "$output" | grep '^{' | jq -e '.peer == "not-asked" and .peers == [{"endpoint": "192.0.2.12:3306", "state": "not-asked"}]'
+}
+
 @test "exits 64 on an lvs weight that would reach the shell's exit codes" {
 	run -64 ka-check-mariadb --lvs-weight 124
 	run -64 ka-check-mariadb --lvs-weight 0

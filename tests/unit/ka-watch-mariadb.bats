@@ -49,6 +49,21 @@ teardown() {
 	assert_output --partial "unexpected argument 'extra'"
 }
 
+@test "takes a peer list with the checker's words and refuses a bad one" {
+	run -64 ka-watch-mariadb --track-file "$TF" --peer 192.0.2.12,
+	assert_output --partial "empty address in '192.0.2.12,' for --peer"
+	assert_output --partial "usage: ka-watch-mariadb"
+	run -64 ka-watch-mariadb --track-file "$TF" --peer 192.0.2.12,192.0.2.12:3306
+	assert_output --partial "duplicate address '192.0.2.12:3306'"
+	run -64 ka-watch-mariadb --track-file "$TF" --peer 192.0.2.12,192.0.2.13 --witness 192.0.2.12:22
+	assert_output --partial "witness '192.0.2.12:22' is a peer"
+	start_watcher --socket "$NOSOCK" --peer 192.0.2.12,192.0.2.13:3307
+	wait_value 2 5
+	stop_watcher
+	run -0 grep -m1 '^track=2 ' "$BATS_TEST_TMPDIR/watch.out"
+	assert_output --partial " peer=not-asked peers=192.0.2.12:3306/not-asked,192.0.2.13:3307/not-asked "
+}
+
 @test "exits 78 with a clear error when the track file's directory does not exist" {
 	run -78 ka-watch-mariadb --track-file "$BATS_TEST_TMPDIR/no/such/dir/track" --socket "$NOSOCK"
 	assert_output --partial "cannot write track file '$BATS_TEST_TMPDIR/no/such/dir/track': directory '$BATS_TEST_TMPDIR/no/such/dir': No such file or directory"

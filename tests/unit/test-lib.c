@@ -5,6 +5,7 @@
 #include "gtid.h"
 #include "json.h"
 #include "optfile.h"
+#include "tcp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,62 @@ static void test_args(void)
 	      "names refused");
 }
 
+/* ka_parse_hostport_list on s with default port 3306 and room for max; returns its
+ * result, the count in *cnt and the error text in err. */
+static int plist(const char *s, int max, struct ka_endpoint *eps, int *cnt, char *err,
+		 size_t errlen)
+{
+	err[0] = '\0';
+	return ka_parse_hostport_list("--peer", s, 3306, eps, max, cnt, err, errlen);
+}
+
+static void test_hostport_list(void)
+{
+	struct ka_endpoint eps[KA_MAX_PEERS];
+	char err[512];
+	int cnt;
+
+	check(plist("192.0.2.12", KA_MAX_PEERS, eps, &cnt, err, sizeof err) == 0 && cnt == 1 &&
+	      strcmp(eps[0].host, "192.0.2.12") == 0 && eps[0].port == 3306,
+	      "list: one address takes the default port");
+	check(plist("192.0.2.12:3307,[2001:db8::13]:3308,2001:db8::14", KA_MAX_PEERS, eps, &cnt,
+		    err, sizeof err) == 0 && cnt == 3 && eps[0].port == 3307 &&
+	      strcmp(eps[1].host, "2001:db8::13") == 0 && eps[1].port == 3308 &&
+	      strcmp(eps[2].host, "2001:db8::14") == 0 && eps[2].port == 3306,
+	      "list: ipv4, bracketed and bare ipv6 in order");
+	check(plist("192.0.2.12,192.0.2.13,", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "empty address in '192.0.2.12,192.0.2.13,' for --peer") != NULL,
+	      "list: a trailing comma is an empty item");
+	check(plist(",192.0.2.12", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "empty address") != NULL, "list: a leading comma is an empty item");
+	check(plist("192.0.2.12,,192.0.2.13", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "empty address") != NULL, "list: two commas make an empty item");
+	check(plist("", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strcmp(err, "--peer needs at least one IP[:PORT]") == 0, "list: empty list refused");
+	check(plist("192.0.2.12,192.0.2.12:3306", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "duplicate address '192.0.2.12:3306' in") != NULL,
+	      "list: the default port spelled out is a duplicate");
+	check(plist("[2001:db8::13]:3306,[2001:db8:0:0::13]", KA_MAX_PEERS, eps, &cnt, err,
+		    sizeof err) < 0 && strstr(err, "duplicate address '[2001:db8:0:0::13]:3306'") != NULL,
+	      "list: ipv6 duplicates are found in any spelling");
+	check(plist("192.0.2.12:3306,192.0.2.12:3307", KA_MAX_PEERS, eps, &cnt, err, sizeof err) == 0 &&
+	      cnt == 2, "list: one address on two ports is two endpoints");
+	check(plist("192.0.2.1,192.0.2.2,192.0.2.3", 2, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "too many addresses in '192.0.2.1,192.0.2.2,192.0.2.3' for --peer (at most 2)") != NULL,
+	      "list: more than max refused");
+	check(plist("192.0.2.12,db3", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "invalid address 'db3' for --peer: use a numeric IP address") != NULL,
+	      "list: a name in the list is refused by name");
+	check(plist("192.0.2.12,2001:db8::12:3307", KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "ambiguous address '2001:db8::12:3307'") != NULL,
+	      "list: an ambiguous ipv6 item is refused");
+	char longv[300];
+	memset(longv, '1', sizeof longv - 1);
+	longv[sizeof longv - 1] = '\0';
+	check(plist(longv, KA_MAX_PEERS, eps, &cnt, err, sizeof err) < 0 &&
+	      strstr(err, "too long") != NULL, "list: an overlong item is refused");
+}
+
 static void test_json(void)
 {
 	struct ka_json j;
@@ -275,6 +332,7 @@ int main(int argc, char **argv)
 	test_gtid_lineage();
 	test_optfile();
 	test_args();
+	test_hostport_list();
 	test_json();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
