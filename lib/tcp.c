@@ -180,25 +180,40 @@ int ka_tcp_any_answers(const struct ka_endpoint *eps, size_t n, int need_banner,
 	return -1;
 }
 
-enum ka_tcp_reach ka_tcp_reach(const struct ka_endpoint *ep, int64_t deadline, char *err,
-			       size_t errlen)
+/* One probe of ep, sorted into what it says about the endpoint. */
+static enum ka_tcp_reach reach(const struct ka_endpoint *ep, int need_banner, int64_t deadline,
+			       char *err, size_t errlen)
 {
 	int e;
 
 	err[0] = '\0';
-	if (probe(ep, 1, 0, deadline, &e) == 0)
+	if (probe(ep, 1, need_banner, deadline, &e) == 0)
 		return KA_TCP_ANSWERS;
-	note(err, errlen, ep, why_text(e, 0));
+	note(err, errlen, ep, why_text(e, need_banner));
 	switch (e) {
 	case E_PENDING:
 		return KA_TCP_TIMED_OUT;
 	case ECONNREFUSED:
 		return KA_TCP_REFUSED;
+	case ECONNRESET: case E_SILENT_EOF:   /* accepted, then dropped without a byte */
+		return need_banner ? KA_TCP_REFUSED : KA_TCP_FAILED;
 	case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENETDOWN:
 		return KA_TCP_NO_ROUTE;
 	default:
 		return KA_TCP_FAILED;
 	}
+}
+
+enum ka_tcp_reach ka_tcp_reach(const struct ka_endpoint *ep, int64_t deadline, char *err,
+			       size_t errlen)
+{
+	return reach(ep, 0, deadline, err, errlen);
+}
+
+enum ka_tcp_reach ka_tcp_greets(const struct ka_endpoint *ep, int64_t deadline, char *err,
+				size_t errlen)
+{
+	return reach(ep, 1, deadline, err, errlen);
 }
 
 /* 1 for loopback and unspecified addresses, IPv4-mapped ones included. */

@@ -37,6 +37,13 @@ int ka_tcp_any_answers(const struct ka_endpoint *eps, size_t n, int need_banner,
 enum ka_tcp_reach ka_tcp_reach(const struct ka_endpoint *ep, int64_t deadline, char *err,
 			       size_t errlen);
 
+/* Like ka_tcp_reach, but the endpoint answers only when, after the handshake, it sends
+ * at least one byte (a MariaDB server's greeting) before the deadline. A hung server
+ * (SIGSTOP) whose kernel completes the handshake times out; one that closes or resets
+ * the connection without a byte counts as refused. */
+enum ka_tcp_reach ka_tcp_greets(const struct ka_endpoint *ep, int64_t deadline, char *err,
+				size_t errlen);
+
 /* 1 when ip can never be a witness of this host: loopback, unspecified, or one of this
  * host's own interface addresses (getifaddrs, so a VIP held right now counts); why says
  * which. 0 when it is another host's address; -1 (why filled) when unreadable. */

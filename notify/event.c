@@ -108,9 +108,9 @@ int decode_argv(const struct opts *o, int n, char **w, enum event *ev, char *sou
 	}
 	if (n != 1) {
 		snprintf(err, errlen, n ? "expected one event (master, backup, fault, stop, "
-			 "clear-fault, rejoin) or INSTANCE|GROUP NAME STATE PRIORITY, got %d words"
-			 : "missing event: master, backup, fault, stop, clear-fault, rejoin, "
-			 "INSTANCE|GROUP NAME STATE PRIORITY or --fifo PATH", n);
+			 "clear-fault, rejoin, switchover) or INSTANCE|GROUP NAME STATE PRIORITY, "
+			 "got %d words" : "missing event: master, backup, fault, stop, clear-fault, "
+			 "rejoin, switchover, INSTANCE|GROUP NAME STATE PRIORITY or --fifo PATH", n);
 		return -1;
 	}
 	snprintf(source, srclen, "argv %s", w[0]);
@@ -119,9 +119,11 @@ int decode_argv(const struct opts *o, int n, char **w, enum event *ev, char *sou
 		*ev = EV_CLEAR_FAULT;
 	else if (!strcmp(w[0], "rejoin"))
 		*ev = EV_REJOIN;
+	else if (!strcmp(w[0], "switchover"))
+		*ev = EV_SWITCHOVER;
 	if (*ev == EV_NONE) {
 		snprintf(err, errlen, "unknown event '%s': expected master, backup, fault, stop, "
-			 "clear-fault or rejoin", w[0]);
+			 "clear-fault, rejoin or switchover", w[0]);
 		return -1;
 	}
 	if (*ev == EV_CLEAR_FAULT && !o->fault_file) {
@@ -130,6 +132,10 @@ int decode_argv(const struct opts *o, int n, char **w, enum event *ev, char *sou
 	}
 	if (*ev == EV_REJOIN && (!o->have_peer || o->mode != MODE_PR)) {
 		snprintf(err, errlen, "rejoin needs --peer and --mode primary-replica");
+		return -1;
+	}
+	if (*ev == EV_SWITCHOVER && (!o->have_peer || !o->fault_file)) {
+		snprintf(err, errlen, "switchover needs --peer and --fault-file");
 		return -1;
 	}
 	return 0;

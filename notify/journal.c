@@ -15,7 +15,7 @@
 static const char *const event_names[] = {
 	[EV_NONE] = "none", [EV_MASTER] = "master", [EV_BACKUP] = "backup",
 	[EV_FAULT] = "fault", [EV_STOP] = "stop", [EV_CLEAR_FAULT] = "clear-fault",
-	[EV_REJOIN] = "rejoin", [EV_IGNORED] = "ignored",
+	[EV_REJOIN] = "rejoin", [EV_SWITCHOVER] = "switchover", [EV_IGNORED] = "ignored",
 };
 
 const char *event_name(enum event ev)
@@ -35,6 +35,7 @@ void run_init(struct run *r, const struct opts *o, const struct creds *cr, enum 
 	r->before.read_only = r->after.read_only = r->peer.read_only = -1;
 	snprintf(r->event_text, sizeof r->event_text, "%s", event_name(ev));
 	snprintf(r->source, sizeof r->source, "%s", source);
+	r->write_pause_ms = -1;
 	if (ev == EV_STOP)
 		r->budget_end = r->started + STOP_BUDGET_MS;
 }
@@ -199,6 +200,29 @@ static void json_steps(struct ka_json *j, const struct run *r)
 		ka_json_int(j, "steps_dropped", r->steps_dropped);
 }
 
+/* Switchover: the timeline (ms since the run started) and the write pause. */
+static void json_timeline(struct ka_json *j, const struct run *r)
+{
+	ka_json_obj_open(j, "timeline_ms");
+	for (int i = 0; i < r->nmarks; i++)
+		ka_json_int(j, r->marks[i].name, r->marks[i].at - r->started);
+	ka_json_obj_close(j);
+	if (r->write_pause_ms >= 0)
+		ka_json_int(j, "write_pause_ms", r->write_pause_ms);
+	else
+		ka_json_null(j, "write_pause_ms");
+}
+
+/* Switchover, human output: one line per timeline entry before the result line. */
+static void print_timeline(const struct run *r)
+{
+	for (int i = 0; i < r->nmarks; i++)
+		printf("timeline: %-14s +%lld ms\n", r->marks[i].name,
+		       (long long)(r->marks[i].at - r->started));
+	if (r->nmarks && r->write_pause_ms >= 0)
+		printf("timeline: write pause %lld ms\n", (long long)r->write_pause_ms);
+}
+
 /* The journal line (no newline). Falls back to a short line when the full one does not
  * fit the JSON buffer, so a line is always valid JSON. */
 const char *journal_line(const struct run *r, char *buf, size_t len)
@@ -233,6 +257,8 @@ const char *journal_line(const struct run *r, char *buf, size_t len)
 		ka_json_int(&j, "lock_wait_ms", r->lock_wait_ms);
 		if (r->fault_written || r->fault_cleared)
 			ka_json_str(&j, "fault_file", r->fault_written ? "set" : "cleared");
+		if (r->nmarks)
+			json_timeline(&j, r);
 		if (full) {
 			json_node(&j, "before", &r->before);
 			json_node(&j, "after", &r->after);
@@ -256,6 +282,7 @@ void print_result(const struct run *r)
 	if (r->o->json) {
 		printf("%s\n", journal_line(r, line, sizeof line));
 	} else {
+		print_timeline(r);
 		printf("%s %s: %s%s%s | code=%d event=%s", r->o->dry_run ? "DRY-RUN" :
 		       r->code == KA_OK ? "OK" : "FAIL", r->decision, r->reason,
 		       r->rejoin[0] ? "; rejoin: " : "", r->rejoin, r->code, r->event_text);

@@ -47,9 +47,10 @@ static void usage(FILE *f)
 "       [--mode primary-replica|master-master] [--peer IP[:PORT]] [--fault-file PATH]\n"
 "       [--state-dir DIR] [--timeout MS] [--catchup-timeout SECONDS] [--hung-retry SECONDS]\n"
 "       [--rejoin-retry SECONDS] [--keep-user USER[,USER...]] [--instance NAME | --group NAME]\n"
+"       [--max-lag SECONDS] [--handover-timeout SECONDS]\n"
 "       [--no-kill] [--no-rejoin] [--dry-run] [--json] [--verbose]\n"
 "       master | backup | fault | stop | INSTANCE|GROUP NAME STATE PRIORITY | --fifo PATH\n"
-"       " PROG " [options] clear-fault | rejoin\n"
+"       " PROG " [options] clear-fault | rejoin | switchover [options]\n"
 "       " PROG " --list-exit-codes | --help | --version\n");
 }
 
@@ -121,6 +122,10 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 	case 'i': o->instance = optarg; return 0;
 	case 'g': o->group = optarg; return 0;
 	case 'I': o->fifo = optarg; return 0;
+	case 'L': return ka_parse_long("--max-lag", optarg, 0, 86400, &o->max_lag_s, err,
+				       errlen);
+	case 'O': return ka_parse_long("--handover-timeout", optarg, 1, 600, &o->handover_s,
+				       err, errlen);
 	case 'K': o->no_kill = 1; return 0;
 	case 'R': o->no_rejoin = 1; return 0;
 	case 'n': o->dry_run = 1; return 0;
@@ -153,6 +158,66 @@ static int check_options(struct opts *o, char *err, size_t errlen)
 	return -1;
 }
 
+/* 1 when word starts keepalived's generic notify (INSTANCE|GROUP NAME STATE PRIORITY):
+ * the words after it are keepalived's, never options (a name may start with '-'). */
+static int notify_kind(const char *word)
+{
+	return !strcmp(word, "INSTANCE") || !strcmp(word, "GROUP");
+}
+
+/* Moves the words (words[0..n), in order) to the end of argv, options first, as GNU
+ * getopt's permutation would. */
+static void words_to_end(int argc, char **argv, const int *is_word, int n)
+{
+	char *opts[argc + 1], *wl[argc + 1];
+	int no = 0, nw = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_word[i])
+			wl[nw++] = argv[i];
+		else
+			opts[no++] = argv[i];
+	}
+	for (int i = 0; i < no; i++)
+		argv[1 + i] = opts[i];
+	for (int i = 0; i < nw && i < n; i++)
+		argv[1 + no + i] = wl[i];
+}
+
+/* getopt_long over argv where options may also follow an event word (`switchover
+ * --dry-run`, as GNU tools allow). "--" ends the options; after INSTANCE or GROUP every
+ * word is keepalived's. The words end up at argv[*first..argc). Returns 0, -1 or 1. */
+static int parse_permuted(int argc, char **argv, const struct option *lo, struct opts *o,
+			  int *first, char *err, size_t errlen)
+{
+	int is_word[argc + 1], nwords = 0, c, ret, before;
+
+	memset(is_word, 0, sizeof is_word);
+	opterr = 0;
+	for (;;) {
+		/* "+": stop at each word; it is recorded and parsing goes on after it. */
+		before = optind ? optind : 1;
+		while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
+			if ((ret = apply_option(o, c, argv, err, errlen)) != 0)
+				return ret;
+			before = optind;
+		}
+		if (optind >= argc)
+			break;
+		if ((optind == before + 1 && !strcmp(argv[before], "--")) ||
+		    notify_kind(argv[optind])) {
+			for (int i = optind; i < argc; i++, nwords++)
+				is_word[i] = 1;
+			break;
+		}
+		is_word[optind++] = 1;
+		nwords++;
+	}
+	words_to_end(argc, argv, is_word, nwords);
+	*first = argc - nwords;
+	return 0;
+}
+
 /* Parses argv into o; *first is the index of the first positional argument. Returns
  * -1 (usage error, err filled), 0, or 1 when the run is already done (--help...). */
 static int parse_args(int argc, char **argv, struct opts *o, int *first, char *err,
@@ -178,21 +243,21 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		{ "no-kill", no_argument, 0, 'K' },
 		{ "no-rejoin", no_argument, 0, 'R' },
 		{ "dry-run", no_argument, 0, 'n' },
+		{ "max-lag", required_argument, 0, 'L' },
+		{ "handover-timeout", required_argument, 0, 'O' },
 		KA_COMMON_LONG_OPTIONS
 	};
-	int c, ret;
+	int ret;
 
 	memset(o, 0, sizeof *o);
 	o->timeout_ms = 2000;
 	o->catchup_s = 30;
 	o->hung_retry_s = 120;
 	o->rejoin_retry_s = 60;
-	opterr = 0;
-	/* "+": options end at the first word, so an instance name may start with '-'. */
-	while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1)
-		if ((ret = apply_option(o, c, argv, err, errlen)) != 0)
-			return ret;
-	*first = optind;
+	o->max_lag_s = 5;
+	o->handover_s = HANDOVER_DEFAULT_S;
+	if ((ret = parse_permuted(argc, argv, lo, o, first, err, errlen)) != 0)
+		return ret;
 	if (check_options(o, err, errlen) < 0)
 		return -1;
 	snprintf(o->lock_dir, sizeof o->lock_dir, "%s", o->state_dir ? o->state_dir
@@ -373,6 +438,8 @@ static int handle(const struct opts *o, const struct creds *cr, enum event ev,
 		outcome(&r, KA_CONFIG, "state-dir", "%s", err);
 	else if (ev == EV_IGNORED)
 		outcome(&r, KA_OK, "ignored", "%s", why);
+	else if (ev == EV_SWITCHOVER)
+		switchover(&r);   /* its own locks: keepalived's runs go on meanwhile */
 	else if (o->dry_run || serialize(&r))
 		act(&r);
 	if (!o->dry_run && r.decision[0] && strcmp(r.decision, "state-dir") != 0 &&

@@ -30,16 +30,41 @@ int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, con
 	return KA_OK;
 }
 
+/* The fast half of "is the peer gone": a TCP connect to it that must complete and bring
+ * the server's greeting within PEER_GREETING_MS (at most --timeout). Refused, no route,
+ * no handshake (dead host, cut off) or no greeting (hung mysqld: its kernel completes the
+ * handshake) = gone, without a MySQL connect that would wait a whole --timeout. Returns
+ * 1 when the peer greeted (ask it over SQL), 0 when it is gone (r->peer_error says why). */
+int node_peer_greets(struct run *r, const char *who)
+{
+	char err[300];
+	int64_t ms = r->o->timeout_ms < PEER_GREETING_MS ? r->o->timeout_ms : PEER_GREETING_MS;
+	struct step *s = step_open(r, "reach %s", who);
+	enum ka_tcp_reach got = ka_tcp_greets(&r->o->peer, ka_deadline_in(ms), err, sizeof err);
+
+	if (got == KA_TCP_ANSWERS || got == KA_TCP_FAILED) {   /* FAILED: a local error */
+		step_close(r, s, "ok", "%s", got == KA_TCP_ANSWERS ? "greeted" : err);
+		return 1;
+	}
+	step_close(r, s, "failed", "%s%s", err, got == KA_TCP_TIMED_OUT ? " (within the "
+		   "greeting budget: dead, cut off or hung)" : "");
+	snprintf(r->peer_error, sizeof r->peer_error, "%s", err);
+	return 0;
+}
+
 /* Asks the peer again on a fresh session, after a query of ours on it failed. What counts
  * as evidence that the peer is gone: only a connect that fails (refused, no route, no
- * handshake within --timeout). A query of ours that timed out, a session we gave up, or
- * the 2006 that follows on it (FACTS 41) is not: that is our own connection. A peer that
- * accepts the connect but cannot be read is "error" (unknown). Returns r->peer_state. */
+ * handshake and greeting within PEER_GREETING_MS, no login within --timeout). A query of
+ * ours that timed out, a session we gave up, or the 2006 that follows on it (FACTS 41)
+ * is not: that is our own connection. A peer that accepts the connect but cannot be read
+ * is "error" (unknown). Returns r->peer_state. */
 int node_peer_reask(struct run *r, struct ka_db *peer)
 {
 	int code;
 
 	ka_db_close(peer);
+	if (!node_peer_greets(r, "peer again"))
+		return r->peer_state = PEER_UNREACHABLE;
 	code = node_connect(r, peer, &r->cr->peer, "peer again");
 	if (code == KA_UNREACHABLE || code == KA_TIMEOUT) {
 		ka_db_close(peer);
@@ -580,6 +605,8 @@ int peer_probe(struct run *r, struct ka_db *peer)
 
 	if (!r->o->have_peer)
 		return r->peer_state = PEER_NONE;
+	if (!node_peer_greets(r, "peer"))
+		return r->peer_state = PEER_UNREACHABLE;
 	code = node_connect(r, peer, &r->cr->peer, "peer");
 	if (code == KA_UNREACHABLE || code == KA_TIMEOUT)
 		return r->peer_state = PEER_UNREACHABLE;

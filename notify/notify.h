@@ -31,11 +31,14 @@
 #define STOP_LOCK_MS 300      /* part of that budget spent waiting for the lock */
 #define CATCHUP_SLICE_MS 500  /* MASTER_GTID_WAIT slice between supersession checks */
 #define STOP_SLAVE_EXTRA_MS 5000 /* STOP SLAVE takes ~2 s when the source hangs (measured) */
+#define PEER_GREETING_MS 60   /* the peer's TCP handshake and greeting, else it is gone */
 #define FORCE_SLICE_MS 100    /* read_only=1 waiting for writers: kill them this often */
+#define HANDOVER_DEFAULT_S 5  /* switchover: the peer writable within this (switchover.c) */
+#define MAX_MARKS 8           /* switchover timeline entries */
 
 enum event {
 	EV_NONE, EV_MASTER, EV_BACKUP, EV_FAULT, EV_STOP, /* keepalived states */
-	EV_CLEAR_FAULT, EV_REJOIN,                        /* operator actions */
+	EV_CLEAR_FAULT, EV_REJOIN, EV_SWITCHOVER,         /* operator actions */
 	EV_IGNORED                                        /* a line or state we do not act on */
 };
 
@@ -51,6 +54,8 @@ struct opts {
 	long hung_retry_s;               /* FAULT/BACKUP on a hung server: keep trying this long */
 	long rejoin_retry_s;             /* BACKUP: retry a rejoin that cannot happen yet */
 	long timeout_ms;
+	long max_lag_s;                  /* switchover: the peer's lag limit */
+	long handover_s;                 /* switchover: bound for the peer to become writable */
 	const char *fault_file;
 	const char *state_dir;           /* NULL: the two defaults below */
 	char lock_dir[512];              /* tickets and the run lock */
@@ -131,8 +136,12 @@ struct run {
 	char peer_error[600];
 	char local_error[600];           /* why the local server could not be reached */
 	int fenced, fence_tried, unfenced;
+	int io_killed;                   /* promote: IO threads killed, maybe still ending */
 	int fault_written, fault_cleared;
 	int killed;
+	struct { char name[24]; int64_t at; } marks[MAX_MARKS];   /* switchover timeline */
+	int nmarks;
+	int64_t write_pause_ms;          /* switchover: read_only=1 here to a writable node */
 };
 
 extern volatile sig_atomic_t ka_notify_term;   /* SIGTERM/SIGINT seen (state.c) */
@@ -207,6 +216,7 @@ int gtid_missing(const struct ka_gtid_set *have, const struct ka_gtid_set *from,
 void gtid_text(const struct ka_gtid_set *s, char *out, size_t len);
 int peer_probe(struct run *r, struct ka_db *peer);
 int node_peer_reask(struct run *r, struct ka_db *peer);
+int node_peer_greets(struct run *r, const char *who);
 void node_sql_quote(const char *s, char *out, size_t len);
 
 /* promote.c, demote.c, rejoin.c */
@@ -215,5 +225,8 @@ int demote(struct run *r, struct ka_db *db);
 int demote_hung_retry(struct run *r, struct ka_db *db);
 void unfence_on_demote(struct run *r, struct ka_db *db);
 int rejoin(struct run *r, struct ka_db *db);
+
+/* switchover.c: the operator's planned switchover, run on the VIP holder */
+int switchover(struct run *r);
 
 #endif

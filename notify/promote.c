@@ -3,8 +3,9 @@
  *
  * How a promotion goes:
  *   1. Local state. Already writable (and, primary-replica, not replicating): done.
- *   2. Peer (--peer): down or hung (connect refused or timed out) = unreachable, the
- *      usual failover; answering but refusing us = unknown, refuse (fail closed).
+ *   2. Peer (--peer): down, cut off or hung (refused, no route, no TCP handshake and
+ *      greeting within PEER_GREETING_MS, node_peer_greets) = unreachable, the usual
+ *      failover, at once; answering but refusing us = unknown, refuse (fail closed).
  *   3. Catch-up, bounded by --catchup-timeout, in slices so a newer event can stop it:
  *      wait (MASTER_GTID_WAIT) until the SQL threads applied everything the IO threads
  *      received (Gtid_IO_Pos). A SQL thread stopped with unapplied events: refuse.
@@ -15,10 +16,15 @@
  *      check and the promotion; then wait until this node holds everything the (now
  *      frozen) peer holds. Timeout: refuse. A writable peer that cannot be fenced while
  *      it still answers: refuse (two writable primaries). Refusal = exit 9 + fault file.
- *   5. primary-replica: STOP ALL SLAVES, RESET SLAVE ALL (the old source is journaled);
- *      master-master: replication stays.
- *   6. read_only=0, verified; the promotion GTID is journaled.
- * A hung peer costs at most one --timeout per step. Only a connect that fails makes it
+ *   5. primary-replica, once the gate passed: the IO threads are killed (stop_io: never
+ *      a STOP that waits on a dead source), then the last drain; master-master:
+ *      replication stays.
+ *   6. Semi-sync without the 10 s stall of a commit with no replica connected
+ *      (semisync_no_stall); read_only=0, verified; primary-replica: then STOP ALL
+ *      SLAVES (waits for the killed IO threads) and RESET SLAVE ALL (the old source is
+ *      journaled); the promotion GTID is journaled.
+ * A dead, cut-off or hung peer costs PEER_GREETING_MS once; one that greets and then
+ * hangs costs at most one --timeout per step. Only a connect that fails makes it
  * unreachable (node_peer_reask); it is then fenced by its own keepalived's demote
  * (FAULT/BACKUP) when it comes back. A fence counts when read_only=1 is read back
  * (node_force_read_only); a promotion that fenced and does not end promoted undoes it
@@ -32,6 +38,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -457,21 +464,87 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 	return GATE_WAIT;
 }
 
-/* Stops the IO threads before the last drain (FACTS 44): nothing arrives after the final
- * look, so RESET SLAVE ALL deletes no event that was received (and, semi-sync,
- * acknowledged). An IO thread blocked on a hung source takes about 2 s to stop. */
-static int stop_io(struct run *r, struct ka_db *db)
+/* The Slave_IO threads' connection ids, into ids (at most max). Returns how many, or -1
+ * (err filled). */
+static int io_thread_ids(struct ka_db *db, int64_t deadline, unsigned long long *ids,
+			 size_t max, char *err, size_t errlen)
 {
-	return node_exec_within(r, db, "local", "STOP ALL SLAVES IO_THREAD",
-				"STOP ALL SLAVES IO_THREAD", r->o->timeout_ms + STOP_SLAVE_EXTRA_MS);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int n = 0;
+
+	if (ka_db_query(db, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = "
+			"'Slave_IO'", &res, deadline, err, errlen) < 0)
+		return -1;
+	while (res && (row = mysql_fetch_row(res)) && (size_t)n < max)
+		ids[n++] = strtoull(row[0] ? row[0] : "0", NULL, 10);
+	if (res)
+		mysql_free_result(res);
+	return n;
 }
 
-/* Undoes stop_io when the promotion does not go ahead (refused, superseded): the IO
- * threads that ran before it run again, so the node stays the replica it was. */
+/* KILL CONNECTION for every IO thread: returns once each is marked killed, which shuts
+ * its socket, without waiting for it to end. Returns how many were killed, or -1. */
+static int kill_io_threads(struct ka_db *db, int64_t deadline, char *err, size_t errlen)
+{
+	unsigned long long ids[MAX_SLAVES];
+	char sql[64];
+	int n = io_thread_ids(db, deadline, ids, MAX_SLAVES, err, errlen);
+
+	for (int i = 0; i < n; i++) {
+		snprintf(sql, sizeof sql, "KILL CONNECTION %llu", ids[i]);
+		if (ka_db_query(db, sql, NULL, deadline, err, errlen) < 0 && db->err != 1094)
+			return -1;   /* 1094: it ended by itself */
+	}
+	return n;
+}
+
+/* Stops the IO threads before the last drain (FACTS 44): nothing arrives after the final
+ * look, so RESET SLAVE ALL deletes no event that was received (and, semi-sync,
+ * acknowledged). Killed, not STOPped: a semi-sync IO thread that ends connects to its
+ * source to kill its dump thread and waits for that (about 2 s on a dead or hung source,
+ * rpl_semi_sync_slave_kill_conn_timeout; STOP SLAVE waits for it too). KILL returns once
+ * the thread is marked killed and its socket shut: it receives and acknowledges nothing
+ * after that, and it is read back as 'Killed' or gone before the drain. The rest of its
+ * exit runs meanwhile; STOP ALL SLAVES waits for it after read_only=0 (end_replication). */
+static int stop_io(struct run *r, struct ka_db *db)
+{
+	char err[512];
+	unsigned long long ids[MAX_SLAVES];
+	struct step *s;
+	int n, left = -1;
+
+	if (r->o->dry_run) {
+		plan(r, "KILL the IO threads (Slave_IO) on local");
+		return KA_OK;
+	}
+	s = step_open(r, "kill IO threads on local");
+	r->io_killed = 1;   /* from here on, restart_io waits for them to end first */
+	n = kill_io_threads(db, step_deadline(r), err, sizeof err);
+	if (n >= 0)
+		left = io_thread_ids(db, step_deadline(r), ids, MAX_SLAVES, err, sizeof err);
+	if (n < 0 || left != 0) {
+		if (left > 0)
+			snprintf(err, sizeof err, "%d IO thread(s) not marked killed", left);
+		step_close(r, s, "failed", "%s", err);
+		ka_log_warn("cannot kill the IO threads on local: %s", err);
+		return node_code(db);
+	}
+	step_close(r, s, "ok", "%d IO thread(s) killed; they end in the background", n);
+	return KA_OK;
+}
+
+/* Undoes stop_io when the promotion does not go ahead (refused, superseded): once the
+ * killed IO threads have ended (STOP ALL SLAVES IO_THREAD waits for them), the IO threads
+ * that ran before run again, so the node stays the replica it was. */
 static void restart_io(struct run *r, struct ka_db *db)
 {
 	char sql[200], q[160];
 
+	if (r->io_killed)
+		node_exec_within(r, db, "local", "STOP ALL SLAVES IO_THREAD",
+				 "STOP ALL SLAVES IO_THREAD", r->o->timeout_ms + STOP_SLAVE_EXTRA_MS);
+	r->io_killed = 0;
 	for (size_t i = 0; i < r->before.nrows; i++) {
 		const struct slave_row *w = &r->before.rows[i];
 		if (!strcmp(w->io, "No"))
@@ -633,17 +706,20 @@ static int catch_up(struct run *r, struct ka_db *db, struct ka_db *peer)
 	return KA_OK;
 }
 
-/* primary-replica: this node stops being a replica. The old source is in the journal
- * ("before"); RESET SLAVE ALL keeps gtid_slave_pos (FACTS 20). */
+/* primary-replica, once read_only=0 is in place: this node stops being a replica. Its
+ * IO threads were killed before the drain (stop_io) and the SQL threads have applied
+ * everything; STOP ALL SLAVES waits for the killed IO threads to end (about 2 s when
+ * the source is dead or hung), off the path to the first write. The old source is in
+ * the journal ("before"); RESET SLAVE ALL keeps gtid_slave_pos (FACTS 20). */
 static int end_replication(struct run *r, struct ka_db *db, char *warn, size_t warnlen)
 {
 	char sql[240], q[160];
 	int code;
 
-	/* An IO thread blocked on a hung source takes about 2 s to stop (measured). */
 	if ((code = node_exec_within(r, db, "local", "STOP ALL SLAVES", "STOP ALL SLAVES",
 				     r->o->timeout_ms + STOP_SLAVE_EXTRA_MS)) != KA_OK)
 		return code;
+	r->io_killed = 0;
 	for (size_t i = 0; i < r->before.nrows; i++) {
 		const char *name = r->before.rows[i].name;
 		node_sql_quote(name, q, sizeof q);
@@ -660,6 +736,84 @@ static int end_replication(struct run *r, struct ka_db *db, char *warn, size_t w
 	return KA_OK;
 }
 
+/* Semi-sync on the node about to take writes. With rpl_semi_sync_master_enabled=ON and
+ * MariaDB's default rpl_semi_sync_master_wait_no_slave=ON, a commit waits the whole
+ * rpl_semi_sync_master_timeout (10 s) for an ACK while no replica is connected, whenever
+ * the master status is ON (after a restart or RESET MASTER, or a replica that left while
+ * it was primary). wait_no_slave=OFF commits at once while no semi-sync replica is
+ * connected and waits for an ACK again as soon as one is (measured): the same
+ * durability (with no replica a commit is acknowledged without an ACK either way, after
+ * 10 s or at once), without the stall. Best effort: a failure is only a warning. */
+static void semisync_no_stall(struct run *r, struct ka_db *db)
+{
+	char err[512], v[8];
+
+	if (r->o->dry_run) {
+		plan(r, "SET GLOBAL rpl_semi_sync_master_wait_no_slave=OFF on local when "
+		     "semi-sync is enabled");
+		return;
+	}
+	if (ka_db_value(db, "SELECT @@global.rpl_semi_sync_master_enabled AND "
+			"@@global.rpl_semi_sync_master_wait_no_slave", v, sizeof v, NULL,
+			step_deadline(r), err, sizeof err) != 0) {
+		ka_log_warn("cannot read the semi-sync settings: %s", err);
+		return;
+	}
+	if (strcmp(v, "1") != 0)
+		return;
+	node_exec(r, db, "local", "semi-sync wait_no_slave=OFF",
+		  "SET GLOBAL rpl_semi_sync_master_wait_no_slave=OFF");
+}
+
+/* The gone peer's replication from this node (master-master, or a peer that replicated
+ * from here): a dump thread to a hung or cut-off replica counts as a connected semi-sync
+ * client until the network gives up, so the first commit would wait the whole master
+ * timeout for its ACK. Its dump threads are killed (KILL CONNECTION of every Binlog Dump
+ * thread: a pair has no other replica); a live replica would simply connect again. */
+static void close_gone_peer_dumps(struct run *r, struct ka_db *db)
+{
+	char err[512], sql[64];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	unsigned long long ids[MAX_SLAVES];
+	size_t n = 0, killed = 0;
+
+	if (r->peer_state != PEER_UNREACHABLE || r->o->dry_run)
+		return;
+	if (ka_db_query(db, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = "
+			"'Binlog Dump'", &res, step_deadline(r), err, sizeof err) < 0) {
+		ka_log_warn("cannot list the dump threads: %s", err);
+		return;
+	}
+	while (res && (row = mysql_fetch_row(res)) && n < MAX_SLAVES)
+		ids[n++] = strtoull(row[0] ? row[0] : "0", NULL, 10);
+	if (res)
+		mysql_free_result(res);
+	if (!n)
+		return;
+	struct step *s = step_open(r, "kill the gone peer's dump threads on local");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sql, sizeof sql, "KILL CONNECTION %llu", ids[i]);
+		if (ka_db_query(db, sql, NULL, step_deadline(r), err, sizeof err) == 0 ||
+		    db->err == 1094)
+			killed++;
+	}
+	step_close(r, s, killed == n ? "ok" : "failed", "killed %zu of %zu%s%s", killed, n,
+		   killed == n ? "" : ": ", killed == n ? "" : err);
+}
+
+/* read_only=0 is in place but replication could not be ended: the node is made
+ * read-only again (a writable node that still replicates fails every check). */
+static int replication_left(struct run *r, struct ka_db *db, int code)
+{
+	fault_set(r, "cannot stop replication after read_only=0");
+	if (node_force_read_only(r, db, &r->cr->local.addr, "local", r->o->timeout_ms) == KA_OK &&
+	    !r->o->no_kill)
+		node_kill_clients(r, db, "local");
+	return outcome(r, code, "promote-failed", "cannot stop replication after read_only=0; "
+		       "the node is made read-only again");
+}
+
 static int already_primary(const struct run *r)
 {
 	if (r->before.read_only)
@@ -670,7 +824,7 @@ static int already_primary(const struct run *r)
 static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer)
 {
 	char warn[300] = "", err[512];
-	int code;
+	int code, replicating;
 
 	if ((code = node_read(r, db, "local", &r->before)) != KA_OK) {
 		fault_set(r, "cannot read the local state");
@@ -685,21 +839,25 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 			      r->o->peer.host, r->o->peer.port, r->peer_error);
 	if ((code = catch_up(r, db, peer)) != KA_OK || r->decision[0])
 		return code;
-	if (r->o->mode == MODE_PR && r->before.nrows && superseded(r)) {
+	replicating = r->o->mode == MODE_PR && r->before.nrows;
+	if (replicating && superseded(r)) {
 		restart_io(r, db);   /* the last chance to give way with replication intact */
 		return outcome(r, KA_OK, "superseded", "a newer event arrived after catch-up; "
 			       "replication kept, this node stays read-only");
 	}
-	if (r->o->mode == MODE_PR && r->before.nrows &&
-	    (code = end_replication(r, db, warn, sizeof warn)) != KA_OK) {
-		fault_set(r, "cannot stop replication");
-		return outcome(r, code, "promote-failed", "cannot stop replication");
-	}
 	if (superseded(r))
 		return outcome(r, KA_OK, "superseded", "a newer event arrived before read_only=0; "
 			       "this node stays read-only");
-	if ((code = go_writable(r, db)) != KA_OK || r->decision[0])
+	semisync_no_stall(r, db);
+	close_gone_peer_dumps(r, db);
+	code = go_writable(r, db);
+	if (code != KA_OK || r->decision[0]) {   /* read-only again: still the replica */
+		if (replicating && !r->o->dry_run)
+			restart_io(r, db);
 		return code;
+	}
+	if (replicating && (code = end_replication(r, db, warn, sizeof warn)) != KA_OK)
+		return replication_left(r, db, code);
 	if (r->o->dry_run)
 		return outcome(r, KA_OK, "promoted", "plan complete: this node would become the "
 			       "writable primary%s", r->fenced ? " and the peer would be fenced" : "");

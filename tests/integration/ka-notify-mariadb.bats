@@ -9,6 +9,8 @@ PA=23450
 PB=23451
 PC=23452
 PDEAD=23499
+PD=23453   # d, e: MariaDB's default semi-sync timeouts, semi-sync on both sides
+PE=23454
 
 setup_file() {
 	load ../helpers/common
@@ -16,7 +18,13 @@ setup_file() {
 	mdb_start a $PA 1
 	mdb_start b $PB 2
 	mdb_start c $PC 3
+	# d, e: a pair on MariaDB's default semi-sync timeouts (issue 10 part 4)
+	mdb_start d $PD 4 --rpl-semi-sync-master-timeout=10000
+	mdb_start e $PE 5 --rpl-semi-sync-master-timeout=10000
 	local n dir
+	for n in d e; do
+		mdb_sql $n "SET sql_log_bin=0; GRANT RELOAD ON *.* TO ka_ha@'localhost', ka_ha@'127.0.0.1'"
+	done
 	for n in a b c; do
 		# RESET SLAVE ALL needs RELOAD; semi-sync off so a lone primary commits at once.
 		mdb_sql $n "SET sql_log_bin=0; GRANT RELOAD ON *.* TO ka_ha@'localhost', ka_ha@'127.0.0.1';
@@ -51,7 +59,7 @@ teardown() {
 		wait "$p" 2>/dev/null
 	done
 	local n pid
-	for n in a b c; do
+	for n in a b c d e; do
 		pid=$(mdb_pid $n)
 		[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
 	done
@@ -447,7 +455,7 @@ wait_slave_field() {
 		sort | comm -13 - <(sort "$T/acked"))
 	[ -z "$missing" ] || { echo "acknowledged on a, missing on b: $missing"; return 1; }
 	last_journal sb | jq -e '
-		([.steps | to_entries[] | select(.value.step == "STOP ALL SLAVES IO_THREAD on local") | .key][0]) as $i
+		([.steps | to_entries[] | select(.value.step == "kill IO threads on local") | .key][0]) as $i
 		| ([.steps | to_entries[] | select(.value.step == "RESET SLAVE ALL on local") | .key][0]) as $j
 		| $i != null and $j != null and $i < $j'
 }
@@ -833,6 +841,147 @@ hide_errant_gtid_on_b() {
 	assert_output --partial "rejoined 127.0.0.1:$PB"
 }
 
+# --- issue 10 part 4: promotion without stalls on MariaDB's default semi-sync settings
+# (rpl_semi_sync_master_timeout 10000, rpl_semi_sync_slave_kill_conn_timeout 5,
+# rpl_semi_sync_master_wait_no_slave ON; master and slave side enabled on d and e).
+# Speed goes to the report (bench, journal); the assertions keep wide margins. ---
+
+ka_d() {
+	ka-notify-mariadb --defaults-file "$CNF" --port $PD --peer 127.0.0.1:$PE \
+		--state-dir "$T/sd" --fault-file "$T/sd/fault" "$@"
+}
+
+ka_e() {
+	ka-notify-mariadb --defaults-file "$CNF" --port $PE --peer 127.0.0.1:$PD \
+		--state-dir "$T/se" --fault-file "$T/se/fault" "$@"
+}
+
+semi_status() {
+	mdb_sql "$1" "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_$2'"
+}
+
+# d: writable primary whose commits e acknowledges (semi-sync ON, one client); e: its
+# read-only semi-sync replica, synced. e's own master side is as after a restart (status
+# ON, no replica of its own, wait_no_slave ON): promoted as it is, its first commit would
+# wait the whole 10 s master timeout.
+defaults_pair_reset() {
+	local n
+	for n in d e; do
+		[ -n "$(mdb_pid $n)" ] || mdb_launch $n
+		kill -CONT "$(mdb_pid $n)"
+	done
+	for n in e d; do   # wait_no_slave OFF meanwhile: e's applier would wait 10 s too
+		mdb_sql $n "STOP ALL SLAVES; RESET SLAVE ALL; SET GLOBAL read_only=0;
+			DROP DATABASE IF EXISTS t; RESET MASTER; SET GLOBAL gtid_slave_pos='';
+			SET GLOBAL rpl_semi_sync_master_enabled=ON, rpl_semi_sync_slave_enabled=ON,
+			rpl_semi_sync_master_wait_no_slave=OFF"
+	done
+	mdb_replicate e d
+	mdb_sql e "SET GLOBAL read_only=1"
+	wait_value d "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'" 1
+	mdb_sql d "CREATE DATABASE t; CREATE TABLE t.x (i INT PRIMARY KEY); INSERT INTO t.x VALUES (1)"
+	mdb_wait_synced e d
+	[ "$(semi_status d YES_TX)" -ge 1 ]   # d's commits were acknowledged by e
+	mdb_sql e "SET GLOBAL rpl_semi_sync_master_enabled=OFF; SET GLOBAL rpl_semi_sync_master_enabled=ON;
+		SET GLOBAL rpl_semi_sync_master_wait_no_slave=ON"
+	mdb_sql d "SET GLOBAL rpl_semi_sync_master_wait_no_slave=ON"
+	[ "$(semi_status e STATUS)" = ON ]
+}
+
+# Milliseconds the server took to commit one app INSERT of $2 on NAME (measured by the
+# server's clock, so a slow client start does not count).
+commit_ms() {
+	mariadb --no-defaults -uapp -p"$KA_DB_PASS_APP" -h127.0.0.1 -P"$(mdb_port "$1")" -N -B \
+		-e "SET @t = SYSDATE(6); INSERT INTO t.x VALUES ($2);
+		    SELECT TIMESTAMPDIFF(MICROSECOND, @t, SYSDATE(6)) DIV 1000" 3>&-
+}
+
+# The promotion's journal: the IO threads killed (not a STOP that waits on the dead
+# source), read_only=0 set, every step up to it under 1 s (STOP ALL SLAVES after it may
+# still wait for the killed IO threads to end); prints the steps for the report.
+assert_promoted_fast() {
+	last_journal se | jq -c '[.steps[] | [.step, .duration_ms]]'
+	last_journal se | jq -e '.decision == "promoted" and .peer.state == "unreachable"
+		and ([.steps[] | select(.step == "kill IO threads on local" and .result == "ok")] | length == 1)
+		and ([.steps | to_entries[] | select(.value.step == "SET GLOBAL read_only=0 on local"
+			and .value.result == "ok") | .key][0]) as $k
+		| $k != null and ([.steps[0:$k + 1][] | select(.duration_ms >= 1000)] | length == 0)'
+	last_journal se | jq -e '.elapsed_ms < 2000'   # the whole run, as the binary measured it
+}
+
+@test "defaults: promotes past a killed old primary at once; the first commit is not held by semi-sync" {
+	defaults_pair_reset
+	mdb_kill d
+	timed run -0 ka_e master
+	echo "$output"
+	assert_output --partial "OK promoted"
+	[ "$TIMED_MS" -lt 5000 ]   # process start and exit too (ASan build, loaded host)
+	[ "$(ro e)" = 0 ]
+	assert_promoted_fast
+	last_journal se | jq -e '[.steps[] | select(.step == "reach peer")][0].result == "failed"'
+	local ms
+	ms=$(commit_ms e 2)
+	echo "first commit on e: $ms ms"
+	[ "$ms" -lt 2000 ]
+	[ "$(replication_rows e)" = 0 ]
+}
+
+@test "defaults: promotes past a hung old primary (SIGSTOP) without waiting for it; it rejoins later" {
+	defaults_pair_reset
+	kill -STOP "$(mdb_pid d)"
+	timed run ka_e master
+	kill -CONT "$(mdb_pid d)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_output --partial "OK promoted"
+	[ "$TIMED_MS" -lt 5000 ]   # process start and exit too (ASan build, loaded host)
+	assert_promoted_fast
+	last_journal se | jq -e '[.steps[] | select(.step == "reach peer")][0].detail | test("timed out")'
+	local ms
+	ms=$(commit_ms e 2)
+	echo "first commit on e: $ms ms"
+	[ "$ms" -lt 2000 ]
+	# resumed, d is a writable old primary: its own keepalived demotes it and it rejoins
+	run -0 ka_d backup
+	[ "$(ro d)" = 1 ]
+	assert_output --partial "rejoined 127.0.0.1:$PE"
+}
+
+@test "defaults: semi-sync is back on the new primary as soon as a replica connects" {
+	defaults_pair_reset
+	mdb_kill d
+	run -0 ka_e master
+	[ "$(commit_ms e 2)" -lt 2000 ]                     # no replica: not held
+	mdb_launch d
+	run -0 ka_d backup                                  # d rejoins under e
+	assert_output --partial "rejoined 127.0.0.1:$PE"
+	wait_value e "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'" 1
+	local yes
+	yes=$(semi_status e YES_TX)
+	mdb_sql e "SET GLOBAL rpl_semi_sync_master_timeout=60000"   # an ACK, not a timeout
+	commit_ms e 3
+	mdb_sql e "SET GLOBAL rpl_semi_sync_master_timeout=10000"
+	[ "$(semi_status e YES_TX)" -gt "$yes" ]            # acknowledged by d
+	[ "$(semi_status e STATUS)" = ON ]
+	mdb_wait_synced d e
+	[ "$(mdb_sql d 'SELECT COUNT(*) FROM t.x WHERE i = 3')" = 1 ]
+}
+
+@test "defaults: a reachable old primary that holds what this node lacks still refuses (exit 9)" {
+	defaults_pair_reset
+	mdb_sql e "STOP SLAVE"
+	mdb_sql d "SET GLOBAL rpl_semi_sync_master_enabled=OFF; INSERT INTO t.x VALUES (7);
+		SET GLOBAL rpl_semi_sync_master_enabled=ON"
+	run -9 ka_e master
+	assert_output --partial "refused-peer-ahead"
+	[ "$(ro e)" = 1 ]
+	[ "$(ro d)" = 0 ]
+	last_journal se | jq -e '[.steps[] | select(.step == "reach peer")][0].result == "ok"'
+}
+
 # --- issue 16: read_only=1 under running writes, evidence that a peer is gone, late
 # statements, undoing a fence, FIFO look-ahead (see the man page's SAFETY RULES) ---
 
@@ -1048,4 +1197,183 @@ writer_status() {
 	run -78 ka-notify-mariadb --defaults-file "$T/missing.cnf" --port $PC master
 	assert_output --partial "cannot read option file '$T/missing.cnf'"
 	[ "$(ro c)" = 0 ]
+}
+
+# ---- switchover (issue 11): preflight refusals, catch-up rollback, handover without and
+# with the notify runs keepalived would start (played here by the test) ------------------
+
+# Runs SQL as root on NAME in a session held open in the background (APP_PID): a lock
+# taken there stays until teardown.
+hold_session() {
+	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -e "$2; SELECT SLEEP(60)" \
+		>/dev/null 2>&1 3>&- &
+	APP_PID=$!
+}
+
+# Ends every held session on a and b (killing the client alone leaves the server's
+# SLEEP, and its locks, running), then rebuilds the pair.
+so_reset() {
+	local n id
+	for n in a b; do
+		for id in $(mdb_sql $n "SELECT ID FROM information_schema.PROCESSLIST
+				WHERE INFO LIKE '%SELECT SLEEP(60)'"); do
+			mdb_sql $n "KILL $id" 2>/dev/null || true
+		done
+	done
+	pair_reset
+}
+
+# The fault file of a: missing or 0.
+a_fault_clear() { [ ! -e "$T/sa/fault" ] || [ "$(cat "$T/sa/fault")" = 0 ]; }
+
+# Waits up to 20 s until a's fault file holds $1.
+wait_a_fault() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(cat "$T/sa/fault" 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "a's fault file never held $1" >&2
+	return 1
+}
+
+@test "switchover --dry-run prints every preflight result and the plan, changes nothing" {
+	so_reset
+	run -0 ka_a switchover --dry-run
+	assert_output --partial "preflight: peer replicates from this node"
+	assert_output --partial "preflight: peer has no GTIDs this node lacks"
+	assert_output --partial "plan: SET GLOBAL read_only=1 on local"
+	assert_output --partial "plan: write 1 to fault file '$T/sa/fault'"
+	assert_output --partial "DRY-RUN switchover-planned"
+	refute_output --partial "FAILED"
+	[ "$(ro a)" = 0 ]
+	[ "$(ro b)" = 1 ]
+	[ ! -e "$T/sa/fault" ]
+	[ ! -e "$T/sa/journal.jsonl" ]
+}
+
+@test "switchover --dry-run --json is one JSON object with the preflight steps" {
+	so_reset
+	run -0 ka_a switchover --dry-run --json
+	jq -e '.event == "switchover" and .dry_run == true and .decision == "switchover-planned"
+		and ([.steps[] | select(.step | startswith("preflight: ")) | .result]
+		     | length >= 7 and all(. == "ok"))' <<<"${lines[-1]}"
+}
+
+@test "switchover --dry-run names every failed check and exits 9" {
+	so_reset
+	mdb_sql b "STOP SLAVE SQL_THREAD"
+	run -9 ka_a switchover --dry-run --max-lag 0
+	assert_output --regexp "preflight: peer replication threads run +FAILED: io=Yes sql=No"
+	assert_output --regexp "preflight: peer lag within --max-lag +FAILED"
+	refute_output --partial "plan:"
+	[ "$(ro a)" = 0 ]
+	mdb_sql b "START SLAVE"
+}
+
+@test "switchover refuses (exit 9) when the peer lags beyond --max-lag; nothing changes" {
+	so_reset
+	hold_session b "LOCK TABLES t.x WRITE"
+	sleep 0.5
+	mdb_sql a "INSERT INTO t.x VALUES (1101)"
+	sleep 3
+	run -9 ka_a switchover --max-lag 1
+	assert_output --partial "switchover-refused: peer lag within --max-lag: Seconds_Behind_Master="
+	[ "$(ro a)" = 0 ]
+	a_fault_clear
+	last_journal sa | jq -e '.decision == "switchover-refused" and .code == 9'
+}
+
+@test "switchover refuses (exit 9) when the peer's replication is broken" {
+	so_reset
+	mdb_sql b "STOP SLAVE SQL_THREAD"
+	run -9 ka_a switchover
+	assert_output --partial "peer replication threads run: io=Yes sql=No"
+	[ "$(ro a)" = 0 ]
+	a_fault_clear
+	mdb_sql b "START SLAVE"
+}
+
+@test "switchover refuses (exit 9) when the peer is unreachable" {
+	so_reset
+	run -9 ka-notify-mariadb --defaults-file "$CNF" --port $PA --peer 127.0.0.1:$PDEAD \
+		--state-dir "$T/sa" --fault-file "$T/sa/fault" switchover
+	assert_output --partial "peer reachable: peer 127.0.0.1:$PDEAD"
+	[ "$(ro a)" = 0 ]
+	a_fault_clear
+}
+
+@test "switchover refuses (exit 9) when the peer has errant GTIDs, naming them" {
+	so_reset
+	mdb_sql b "INSERT INTO t.x VALUES (1102)"          # written on the replica itself
+	run -9 ka_a switchover
+	assert_output --partial "peer has no GTIDs this node lacks: "
+	assert_output --partial "0-2-"
+	[ "$(ro a)" = 0 ]
+	a_fault_clear
+	last_journal sa | jq -e '.diverged | test("0-2-")'
+}
+
+@test "switchover refuses (exit 9) while another switchover holds the lock on a server" {
+	so_reset
+	hold_session b "SELECT GET_LOCK('ka_mariadb_switchover', 0)"
+	wait_value b "SELECT IS_FREE_LOCK('ka_mariadb_switchover')" 0
+	run -9 ka_a switchover
+	assert_output --partial "another switchover holds the lock"
+	[ "$(ro a)" = 0 ]
+	a_fault_clear
+}
+
+@test "switchover: a catch-up timeout rolls back: exit 9, primary writable, fault file 0, pause journaled" {
+	so_reset
+	hold_session b "LOCK TABLES t.x WRITE"
+	sleep 0.5
+	mdb_sql a "INSERT INTO t.x VALUES (1103)"
+	run -9 ka_a --catchup-timeout 2 switchover
+	assert_output --partial "catch-up timed out after 2 s"
+	assert_output --partial "rolled back: read_only=0 again, the VIP never moved"
+	[ "$(ro a)" = 0 ]
+	[ "$(ro b)" = 1 ]
+	a_fault_clear
+	last_journal sa | jq -e '.decision == "switchover-rolled-back" and .code == 9
+		and .write_pause_ms >= 2000 and .timeline_ms.rolled_back >= .timeline_ms.drain'
+	mdb_sql a "INSERT INTO t.x VALUES (1104)"             # writable again
+}
+
+@test "switchover: a peer that never becomes writable gets the fault file back to 0, exit 3, this node stays read-only" {
+	so_reset
+	run -3 ka_a --handover-timeout 1 switchover
+	assert_output --partial "handover-failed: the peer did not become writable"
+	[ "$(ro a)" = 1 ]                                   # keepalived's MASTER notify decides
+	[ "$(ro b)" = 1 ]
+	[ "$(cat "$T/sa/fault")" = 0 ]
+	last_journal sa | jq -e '.decision == "handover-failed" and .timeline_ms.fault_set != null
+		and .timeline_ms.fault_cleared != null'
+	run -0 ka_a master                                  # as keepalived would, on MASTER
+	[ "$(ro a)" = 0 ]
+}
+
+@test "switchover completes when the notify runs keepalived starts do their part" {
+	so_reset
+	mdb_sql a "INSERT INTO t.x VALUES (1105)"
+	ka_a --handover-timeout 20 --rejoin-retry 20 switchover > "$T/so.out" 2>&1 3>&- &
+	local so=$!
+	wait_a_fault 1
+	run -0 ka_a fault                                   # keepalived: FAULT on a
+	run -0 ka_b master                                  # keepalived: MASTER on b
+	wait_a_fault 0
+	run -0 ka_a backup                                  # keepalived: BACKUP on a: rejoin
+	wait $so
+	cat "$T/so.out"
+	grep -q "OK switched-over" "$T/so.out"
+	grep -q "timeline: peer_writable" "$T/so.out"
+	grep -q "timeline: rejoined" "$T/so.out"
+	[ "$(ro a)" = 1 ]
+	[ "$(ro b)" = 0 ]
+	[ "$(slave_running a)" = ON ]
+	[ "$(replication_rows b)" = 0 ]
+	mdb_sql b "INSERT INTO t.x VALUES (1106)"
+	wait_value a "SELECT COUNT(*) FROM t.x WHERE i IN (1105, 1106)" 2
+	jq -s -e '[.[] | select(.event == "switchover")][-1] | .code == 0 and
+		.write_pause_ms > 0 and .timeline_ms.vip_released != null' < "$T/sa/journal.jsonl"
 }

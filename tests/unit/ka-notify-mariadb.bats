@@ -67,8 +67,67 @@ hold_lock() {
 	assert_output --partial "unknown event 'promote': expected master, backup, fault, stop"
 	run -64 ka-notify-mariadb master backup
 	assert_output --partial "got 2 words"
-	run -64 ka-notify-mariadb master --dry-run
+	run -64 ka-notify-mariadb master --dry-run backup
 	assert_output --partial "got 2 words"
+}
+
+@test "options may follow the event word, as GNU tools allow, for every event word" {
+	run -2 ka-notify-mariadb master --dry-run --socket "$UNIT_TMP/no.sock" \
+		--defaults-file "$UNIT_TMP/good.cnf"
+	assert_output --partial "DRY-RUN local-unreachable: cannot promote"
+	for ev in backup fault stop; do
+		run -2 ka-notify-mariadb "$ev" --defaults-file "$UNIT_TMP/good.cnf" \
+			--socket "$UNIT_TMP/no.sock" --dry-run
+		assert_output --partial "DRY-RUN local-unreachable: cannot demote"
+	done
+	mkdir -p "$S"
+	echo 1 > "$S/fault"
+	run -0 kn clear-fault --fault-file "$S/fault"
+	[ "$(cat "$S/fault")" = 0 ]
+	run -0 kn rejoin --peer 192.0.2.2 --mode master-master --help
+	assert_output --partial "usage: ka-notify-mariadb"
+	run -64 kn rejoin --bogus
+	assert_output --partial "unknown option '--bogus'"
+}
+
+@test "keepalived's notify words are never options, and -- ends the options" {
+	# INSTANCE|GROUP: the words after it are keepalived's (a name may start with '-')
+	run -2 kn --dry-run INSTANCE -x MASTER 100
+	assert_output --partial "DRY-RUN local-unreachable: cannot promote"
+	assert_output --partial "event=master"
+	run -64 kn INSTANCE VI_1 MASTER 100 --dry-run
+	assert_output --partial "got 5 words"
+	run -64 kn -- master --dry-run
+	assert_output --partial "got 2 words"
+	run -2 kn --dry-run -- backup
+	assert_output --partial "DRY-RUN local-unreachable"
+}
+
+@test "switchover: usage errors exit 64" {
+	run -64 kn switchover
+	assert_output --partial "switchover needs --peer and --fault-file"
+	run -64 kn switchover --peer 192.0.2.2
+	assert_output --partial "switchover needs --peer and --fault-file"
+	run -64 kn switchover --fault-file "$S/fault"
+	run -64 kn switchover --peer 192.0.2.2 --fault-file "$S/fault" --max-lag -1
+	assert_output --partial "invalid value '-1' for --max-lag"
+	run -64 kn switchover --peer 192.0.2.2 --fault-file "$S/fault" --handover-timeout 0
+	assert_output --partial "invalid value '0' for --handover-timeout"
+	run -64 kn switchover now --peer 192.0.2.2 --fault-file "$S/fault"
+	assert_output --partial "got 2 words"
+	run -64 kn switchover --peer db2.example --fault-file "$S/fault"
+	assert_output --partial "use a numeric IP address"
+	[ ! -e "$S" ]
+}
+
+@test "switchover with the local mysqld down exits 2 and changes nothing" {
+	run -2 kn switchover --peer 192.0.2.2 --fault-file "$S/fault"
+	assert_output --partial "FAIL local-unreachable: cannot switch over"
+	[ ! -e "$S/fault" ]
+	journal | jq -e '.event == "switchover" and .ticket == null and .code == 2'
+	run -2 --separate-stderr kn switchover --peer 192.0.2.2 --fault-file "$S/fault" --dry-run \
+		--json
+	jq -e '.event == "switchover" and .dry_run == true' <<<"$output"
 }
 
 @test "exits 64 on bad option values" {
