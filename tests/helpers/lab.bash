@@ -16,6 +16,10 @@
 # Settings (environment, read by lab_up and recorded in $KA_LAB_DIR/settings):
 #   LAB_MODE=primary-replica|master-master  LAB_VRRP_VERSION=2|3  LAB_ADVERT_INT=1
 #   LAB_UNICAST=no|yes  LAB_NOTIFY=scripts|fifo  LAB_WITNESS=yes|no
+#   LAB_PROFILE=stock|fast  fast: the templates' PROFILE=fast (VRRPv3, LAB_ADVERT_INT default
+#     0.1) and ka-watch-mariadb in each db namespace, started before keepalived as its unit
+#     would be (--track-file the keepalived track_file's path $KA_LAB_DIR/dbN/watch, --peer,
+#     --witness), recorded by PID (dbN/watcher.pid), output in dbN/watcher.log
 
 LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_BIN=${KA_BIN:-$LAB_REPO/build}
@@ -40,8 +44,11 @@ lab_now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 lab_peer() { [ "$1" = db1 ] && echo db2 || echo db1; }
 
 lab_settings_load() {
+	: "${LAB_UNICAST:=no}" "${LAB_NOTIFY:=scripts}" "${LAB_WITNESS:=yes}" "${LAB_PROFILE:=stock}"
+	if [ "$LAB_PROFILE" = fast ]; then
+		: "${LAB_VRRP_VERSION:=3}" "${LAB_ADVERT_INT:=0.1}"
+	fi
 	: "${LAB_MODE:=primary-replica}" "${LAB_VRRP_VERSION:=2}" "${LAB_ADVERT_INT:=1}"
-	: "${LAB_UNICAST:=no}" "${LAB_NOTIFY:=scripts}" "${LAB_WITNESS:=yes}"
 }
 
 # ---- processes --------------------------------------------------------------------------
@@ -133,7 +140,10 @@ LAB_WITNESS_BANNER=SSH-2.0-ka-lab-witness
 lab_witness_up() {
 	local d=$LAB_DIR/witness
 	mkdir -p "$d"
-	if command -v socat >/dev/null; then
+	# One process, no fork per connection: the fast profile's watchers ask the witness 10
+	# times a second each, and socat's fork+exec per connection on a loaded 2-core box
+	# took longer than a probe's deadline (witness "timed out", a false FAULT).
+	if ! command -v python3 >/dev/null; then
 		lab_spawn witness "$d/listener.pid" "$d/listener.log" \
 			socat "TCP-LISTEN:$LAB_WITNESS_PORT,bind=${LAB_IP[witness]},fork,reuseaddr" \
 			"EXEC:echo $LAB_WITNESS_BANNER"
@@ -273,6 +283,8 @@ MYSQL_SOCKET=$d/sock
 STATE_DIR=$d/state
 FAULT_FILE=$d/fault
 CATCHUP_TIMEOUT=10
+PROFILE=$LAB_PROFILE
+WATCH_FILE=$d/watch
 CHECK_PASSWORD=$LAB_PW_CHECK
 HA_PASSWORD=$LAB_PW_HA
 REPL_PASSWORD=$LAB_PW_REPL
@@ -293,6 +305,37 @@ lab_ka_start() {
 	lab_spawn "$n" "$d/keepalived.launch.pid" "$d/keepalived.log" \
 		keepalived --dont-fork --log-console --log-detail --vrrp -f "$d/keepalived.conf" \
 		-p "$d/keepalived.pid" -r "$d/vrrp.pid" -c "$d/checkers.pid"
+}
+
+# ---- the watcher (LAB_PROFILE=fast) ----------------------------------------------------
+
+lab_watcher_pid() { cat "$LAB_DIR/$1/watcher.pid" 2>/dev/null; }
+
+# The value of NODE's watcher track file (empty when there is none).
+lab_watcher_value() { cat "$LAB_DIR/$1/watch" 2>/dev/null; }
+
+# Starts ka-watch-mariadb in NODE's namespace with the options the rendered
+# ka-watch-mariadb.env carries (the unit's: --track-file, --defaults-file, --socket,
+# --peer, --witness), and waits up to 10 s until it reports the node fit (track 0).
+lab_watcher_start() {
+	local n=$1 d=$LAB_DIR/$1 opts
+	opts=$("$LAB_RENDER" --vars "$d/node.vars" ka-watch-mariadb.env | sed -n 's/^KA_WATCH_OPTS=//p')
+	[ -n "$opts" ] || { lab_log "no KA_WATCH_OPTS rendered for $n"; return 1; }
+	# shellcheck disable=SC2086 # KA_WATCH_OPTS is a word list, as systemd splits it
+	lab_spawn "$n" "$d/watcher.pid" "$d/watcher.log" \
+		"$LAB_BIN/ka-watch-mariadb" --track-file "$d/watch" $opts
+	lab_wait_for 10 lab_watcher_fit "$n"
+}
+
+lab_watcher_fit() { [ "$(lab_watcher_value "$1")" = 0 ]; }
+
+# SIGKILLs NODE's watcher (its track file keeps the last value) and reaps it.
+_lab_watcher_kill() {
+	local pid
+	pid=$(lab_watcher_pid "$1")
+	lab_ours "$pid" || return 0
+	lab_kill KILL "$pid"
+	lab_wait_gone "$pid" 5
 }
 
 # ---- an installed node -----------------------------------------------------------------
@@ -511,7 +554,7 @@ _lab_down() {
 # db1 in master-master mode), then keepalived on db1 (it takes the VIP) and on db2.
 lab_up() {
 	local n
-	for b in ka-check-mariadb ka-notify-mariadb; do
+	for b in ka-check-mariadb ka-notify-mariadb ka-watch-mariadb; do
 		[ -x "$LAB_BIN/$b" ] || { lab_log "missing $LAB_BIN/$b (make first)"; return 1; }
 	done
 	lab_down
@@ -520,8 +563,8 @@ lab_up() {
 	lab_settings_load
 	printf '%s\n' "LAB_MODE=$LAB_MODE" "LAB_VRRP_VERSION=$LAB_VRRP_VERSION" \
 		"LAB_ADVERT_INT=$LAB_ADVERT_INT" "LAB_UNICAST=$LAB_UNICAST" "LAB_NOTIFY=$LAB_NOTIFY" \
-		"LAB_WITNESS=$LAB_WITNESS" > "$LAB_DIR/settings"
-	lab_log "up: mode $LAB_MODE, VRRPv$LAB_VRRP_VERSION advert_int $LAB_ADVERT_INT, dir $LAB_DIR"
+		"LAB_WITNESS=$LAB_WITNESS" "LAB_PROFILE=$LAB_PROFILE" > "$LAB_DIR/settings"
+	lab_log "up: mode $LAB_MODE, profile $LAB_PROFILE, VRRPv$LAB_VRRP_VERSION advert_int $LAB_ADVERT_INT, dir $LAB_DIR"
 	lab_net_up || { lab_log "network setup failed"; return 1; }
 	lab_witness_up
 	lab_db_seed || return 1
@@ -538,6 +581,9 @@ lab_up() {
 		lab_replicate db1 db2 || return 1
 	fi
 	for n in db1 db2; do lab_ka_config "$n" || return 1; done
+	if [ "$LAB_PROFILE" = fast ]; then
+		for n in db1 db2; do lab_watcher_start "$n" || return 1; done
+	fi
 	lab_ka_start db1
 	lab_wait_vip db1 20 || return 1
 	lab_wait_read_only db1 0 20 || return 1
@@ -587,7 +633,7 @@ lab_missing() {
 	for b in keepalived mariadbd mariadb-install-db mariadb ip nft jq make; do
 		command -v "$b" >/dev/null || { echo "missing command '$b'"; return; }
 	done
-	for b in ka-check-mariadb ka-notify-mariadb ka-drill; do
+	for b in ka-check-mariadb ka-notify-mariadb ka-drill ka-watch-mariadb; do
 		[ -x "$LAB_BIN/$b" ] || { echo "missing $LAB_BIN/$b (make first)"; return; }
 	done
 }
@@ -759,6 +805,7 @@ lab_ka_kill() { _lab_ka_kill "$@" || true; }
 lab_db_kill() { _lab_db_kill "$@" || true; }
 lab_ka_stop() { _lab_ka_stop "$@" || true; }
 lab_drill_wait() { _lab_drill_wait "$@" || true; }
+lab_watcher_kill() { _lab_watcher_kill "$@" || true; }
 
 # ---- timeline observations --------------------------------------------------------------
 

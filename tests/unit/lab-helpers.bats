@@ -90,3 +90,30 @@ report() {
 	run lab_checksums_equal db1 db2
 	assert_success
 }
+
+@test "LAB_PROFILE=fast defaults to VRRPv3 at 0.1 s and renders the watcher's settings; stock stays VRRPv2 at 1 s" {
+	(
+		unset LAB_VRRP_VERSION LAB_ADVERT_INT
+		LAB_PROFILE=fast
+		lab_settings_load
+		[ "$LAB_VRRP_VERSION $LAB_ADVERT_INT" = "3 0.1" ]
+		lab_vars db1 | grep -qx 'PROFILE=fast'
+		lab_vars db1 | grep -qx "WATCH_FILE=$LAB_DIR/db1/watch"
+	)
+	(
+		unset LAB_VRRP_VERSION LAB_ADVERT_INT LAB_PROFILE
+		lab_settings_load
+		[ "$LAB_PROFILE $LAB_VRRP_VERSION $LAB_ADVERT_INT" = "stock 2 1" ]
+	)
+}
+
+@test "bench/failover refuses an unknown profile or fault, or none, with exit 64 before touching a lab" {
+	run "$KA_REPO/bench/failover" -n 1 --profiles stock,turbo
+	assert_failure 64
+	assert_output --partial "unknown profile 'turbo'"
+	run "$KA_REPO/bench/failover" -n 1 --faults kill,flood
+	assert_failure 64
+	assert_output --partial "unknown fault 'flood'"
+	run "$KA_REPO/bench/failover" -n 1 --faults ""
+	assert_failure 64
+}

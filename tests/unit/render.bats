@@ -466,3 +466,106 @@ bin_copy() {
 		assert_success
 	done
 }
+
+# ---- PROFILE=fast: VRRPv3 sub-second adverts + the ka-watch-mariadb track_file -----------
+
+@test "PROFILE=stock (the default) renders no watcher track_file and VRRPv2 at 1 s" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica
+	assert_success
+	refute_output --partial "ka_watch"
+	refute_output --partial "version 3"
+	assert_line "    advert_int 1"
+}
+
+@test "PROFILE=fast renders VRRPv3 at 0.1 s, the watcher's track_file at weight 0 and keeps both vrrp_scripts" {
+	for t in keepalived-primary-replica keepalived-master-master; do
+		run "$RENDER" --vars "$VARS" --no-validate --quiet "$t" PROFILE=fast
+		assert_success
+		assert_line "    advert_int 0.1"
+		assert_line "    version 3"
+		assert_line "track_file ka_watch {"
+		assert_line '    file "/run/ka-mariadb/watch-db"'
+		assert_line "    init_file 1"
+		assert_line "        ka_watch"
+		assert_line "        ka_fault"
+		assert_line "        chk_mysqld"
+		assert_line "        chk_replication"
+		assert_line "vrrp_script chk_mysqld {"
+		# weight 0 for the watcher: the line after init_file's block header carries it
+		[ "$(grep -A3 '^track_file ka_watch {' <<<"$output" | grep -c '    weight 0')" = 1 ]
+	done
+}
+
+@test "PROFILE=fast's timing line states the watcher's path, node death and the vrrp_script backstop" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db1.conf" \
+		keepalived-primary-replica PROFILE=fast
+	assert_success
+	assert_output --partial "timing (fast profile): mysqld failure -> VIP on the peer within 0.67 s"
+	assert_output --partial "detection <= 0.60 s = probe interval 0.10 s + probe timeout 0.50 s"
+	assert_output --partial "node or keepalived death -> within 0.37 s"
+	assert_output --partial "backstop with the watcher dead: mysqld failure -> within 1.87 s"
+	grep -q "^# timing (fast profile):" "$BATS_TEST_TMPDIR/db1.conf"
+}
+
+@test "PROFILE=fast takes an explicit ADVERT_INT, WATCH_FILE and watcher timers" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db1.conf" \
+		keepalived-primary-replica PROFILE=fast ADVERT_INT=0.2 WATCH_FILE=/run/ka-mariadb/watch-x \
+		WATCH_INTERVAL_MS=50 WATCH_TIMEOUT_MS=200
+	assert_success
+	assert_output --partial "detection <= 0.25 s"
+	assert_output --partial "node or keepalived death -> within 0.75 s"
+	grep -qx "    advert_int 0.2" "$BATS_TEST_TMPDIR/db1.conf"
+	grep -qx '    file "/run/ka-mariadb/watch-x"' "$BATS_TEST_TMPDIR/db1.conf"
+}
+
+@test "PROFILE=fast with VRRP_VERSION=2 exits 78 naming the conflict, and writes nothing" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica PROFILE=fast VRRP_VERSION=2
+	assert_failure 78
+	assert_output --partial "PROFILE=fast needs VRRP_VERSION=3"
+	refute_output --partial "ADVERT_INT"
+	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+}
+
+@test "a PROFILE other than stock or fast, or any PROFILE but stock for the ProxySQL pair, exits 78" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PROFILE=quick
+	assert_failure 78
+	assert_output --partial "'quick' is not one of stock,fast"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-proxysql PROFILE=fast
+	assert_failure 78
+	assert_output --partial "for the MariaDB templates only"
+}
+
+@test "the watcher's environment file carries the probe's options, the peer and the witness" {
+	run "$RENDER" --vars "$VARS" ka-watch-mariadb.env WITNESS=192.0.2.30:22 WATCH_TIMEOUT_MS=250
+	assert_success
+	assert_line "KA_WATCH_OPTS=--defaults-file /etc/ka-mariadb/ka.cnf --socket /run/mysqld/mysqld.sock --interval-ms 100 --timeout 250 --peer 192.0.2.12:3306 --witness 192.0.2.30:22"
+	refute_output --partial "password"
+}
+
+@test "ka.cnf gives ka-watch-mariadb the checker's account" {
+	run "$RENDER" ka.cnf HA_PASSWORD=ha-pw-12345 CHECK_PASSWORD=check-pw-1 REPL_PASSWORD=repl-pw-12
+	assert_success
+	[ "$(sed -n '/^\[ka-watch-mariadb\]/,/^$/p' <<<"$output" | grep -c 'user *= ka_check')" = 1 ]
+}
+
+@test "PROFILE=fast passes keepalived -t for both MariaDB templates and both roles" {
+	need_validation
+	for t in keepalived-primary-replica keepalived-master-master; do
+		for role in master backup; do
+			run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+				"$t" ROLE=$role PROFILE=fast WATCH_FILE="$RT_DIR/run/watch-db" "${HOST[@]}"
+			assert_success
+			assert_output --partial "timing (fast profile):"
+		done
+	done
+}
+
+@test "PROFILE=fast refuses a WATCH_FILE whose directory does not exist (keepalived would drop the track_file)" {
+	need_validation
+	run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+		keepalived-primary-replica PROFILE=fast WATCH_FILE="$RT_DIR/nowhere/watch-db" "${HOST[@]}"
+	assert_failure 78
+	assert_output --partial "directory '$RT_DIR/nowhere' of WATCH_FILE does not exist"
+	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+}
