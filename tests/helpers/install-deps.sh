@@ -2,6 +2,8 @@
 # Installs what a fresh Debian 12 lacks for building and testing ka-mariadb.
 # Idempotent: does nothing when every package is already installed.
 set -eu
+# `install-deps.sh vagrant`: the Vagrant tier's host packages (make test-vagrant).
+[ "${1:-}" = vagrant ] && exec sh "$(dirname "$0")/../../vagrant/tools/host-deps"
 PKGS="build-essential pkg-config libmariadb-dev mariadb-server mariadb-client keepalived
 bats bats-assert bats-support iproute2 nftables jq procps psmisc file man-db hyperfine
 shellcheck ruby python3 socat clang libclang-rt-14-dev prometheus

@@ -13,6 +13,12 @@ DUMP=$VG/tools/vagrantfile-dump
 RENDER_NODE=$VG/provision/render-node
 
 setup_file() {
+	# The Vagrantfile on the lab's own network (its default is 198.51.100.0/24, which
+	# libvirt accepts where the host sits in 192.0.2.0/24), so that its values can be
+	# compared with lab_vars'. No setting of the Vagrant tier (tests/vagrant) leaks in.
+	unset KA_VAGRANT_BOX KA_VAGRANT_MACHINES KA_VAGRANT_WITNESS KA_VAGRANT_BINARIES \
+		KA_VAGRANT_PREFIX KA_VAGRANT_KERNEL KA_VAGRANT_TIMING
+	export KA_VAGRANT_NET=192.0.2
 	export VG_JSON=$BATS_FILE_TMPDIR/vagrantfile.json
 	"$DUMP" > "$VG_JSON"
 }
@@ -103,6 +109,26 @@ lab_sql_of() {
 	assert_success
 }
 
+@test "build-box, host-deps and the Vagrant tier's helpers pass shellcheck" {
+	command -v shellcheck >/dev/null || skip "shellcheck is not installed (make deps)"
+	run shellcheck -x "$VG/tools/build-box" "$VG/tools/host-deps" "$KA_REPO/tests/helpers/vm.bash"
+	assert_success
+}
+
+@test "build-box names the box by its recipe: another package list is another box, another comment is not" {
+	local copy=$BATS_TEST_TMPDIR/build-box name
+	name=$("$VG/tools/build-box" --print-name)
+	[[ $name =~ ^ka-mariadb-bookworm-[0-9a-f]{12}$ ]]
+	sed 's/^# build-box: builds/# build-box (edited): builds/' "$VG/tools/build-box" > "$copy"
+	[ "$(bash "$copy" --print-name)" = "$name" ]
+	sed 's/^\tmariadb-server mariadb-client/\tmariadb-server mariadb-client htop/' "$VG/tools/build-box" > "$copy"
+	run bash "$copy" --print-name
+	assert_success
+	refute_output "$name"
+	run "$VG/tools/build-box" --bogus
+	assert_failure 64
+}
+
 @test "ruby -c accepts the Vagrantfile and the dump tool" {
 	run ruby -c "$VG/Vagrantfile"
 	assert_success
@@ -156,6 +182,66 @@ lab_sql_of() {
 	assert_output --partial "need exactly two db machines, one role master and one backup"
 }
 
+@test "the private network defaults to 198.51.100.0/24 and KA_VAGRANT_NET moves every address, VIP and host pattern" {
+	local json=$BATS_TEST_TMPDIR/default.json
+	env -u KA_VAGRANT_NET "$DUMP" > "$json"
+	[ "$(jq -r '.machines.db1.private_networks[0].ip' "$json")" = 198.51.100.11 ]
+	[ "$(vagrant_arg db1 VIP "$json")" = 198.51.100.100 ]
+	[ "$(vagrant_arg db2 HA_NET "$json")" = "198.51.100.%" ]
+	KA_VAGRANT_NET=10.11.12 "$DUMP" > "$json"
+	run jq -r '[.machines[] | .private_networks[0].ip] | join(" ")' "$json"
+	assert_output "10.11.12.30 10.11.12.11 10.11.12.12 10.11.12.20 10.11.12.21 10.11.12.22"
+	[ "$(vagrant_arg db1 VIP "$json")" = 10.11.12.100 ]
+	[ "$(vagrant_arg proxysql1 VIP "$json")" = 10.11.12.101 ]
+	[ "$(vagrant_arg db1 APP_NET "$json")" = "10.11.12.%" ]
+	[ "$(vagrant_arg client DB_IPS "$json")" = 10.11.12.11,10.11.12.12 ]
+}
+
+@test "libvirt runs KVM where the host has /dev/kvm, else qemu's emulation; one vCPU per VM; boot timeout 600 s or more" {
+	local driver=qemu
+	[ -e /dev/kvm ] && driver=kvm
+	run jq -r '[.machines[] | .providers.libvirt.driver] | unique | join(" ")' "$VG_JSON"
+	assert_output "$driver"
+	run jq -r '[.machines[] | .providers[].cpus] | unique | join(" ")' "$VG_JSON"
+	assert_output 1
+	[ "$(jq '.boot_timeout' "$VG_JSON")" -ge 600 ]
+}
+
+@test "the Vagrant tier's settings start only db1 and db2, name an outside witness and rsync the host's binaries" {
+	local json=$BATS_TEST_TMPDIR/tier.json
+	KA_VAGRANT_MACHINES=db1,db2 KA_VAGRANT_WITNESS=192.0.2.1:17007 KA_VAGRANT_BINARIES=/srv/bin \
+		KA_VAGRANT_BOX=ka-mariadb-bookworm-0 KA_VAGRANT_PREFIX=ka-t- "$DUMP" > "$json"
+	run jq -r '[.machines | to_entries[] | select(.value.autostart) | .key] | join(" ")' "$json"
+	assert_output "db1 db2"
+	[ "$(vagrant_arg db1 WITNESS "$json")" = 192.0.2.1:17007 ]
+	[ "$(vagrant_arg db2 WITNESS "$json")" = 192.0.2.1:17007 ]
+	run jq -r '.synced_folders[] | select(.guest == "/ka-mariadb-bin") | "\(.host) \(.type)"' "$json"
+	assert_output "/srv/bin rsync"
+	[ "$(jq -r '.machines.db1.box' "$json")" = ka-mariadb-bookworm-0 ]
+	[ "$(jq -r '.machines.db2.providers.libvirt.default_prefix' "$json")" = ka-t- ]
+	# Without the settings: Debian's box, no binaries folder (the VMs build them).
+	run jq -r '[.synced_folders[] | select(.guest == "/ka-mariadb-bin")] | length' "$VG_JSON"
+	assert_output 0
+}
+
+@test "KA_VAGRANT_KERNEL boots the box's kernel directly and KA_VAGRANT_TIMING=slow renders slower timers that render accepts" {
+	local json=$BATS_TEST_TMPDIR/slow.json n
+	KA_VAGRANT_KERNEL=/cache/ka-mariadb-bookworm-0 KA_VAGRANT_TIMING=slow "$DUMP" > "$json"
+	run jq -r '.machines.db1.providers.libvirt | "\(.kernel) \(.initrd) \(.cmd_line)"' "$json"
+	assert_output "/cache/ka-mariadb-bookworm-0.vmlinuz /cache/ka-mariadb-bookworm-0.initrd root=LABEL=ka-root ro net.ifnames=0 console=tty0 console=ttyS0,115200"
+	[ "$(jq -r '.machines.db1.providers.libvirt.kernel' "$VG_JSON")" = null ]
+	for n in db1 db2; do
+		[ "$(vagrant_arg "$n" ADVERT_INT "$json")" = 3 ]
+		[ "$(vagrant_arg "$n" CHECK_INTERVAL "$json")" = 3 ]
+		[ "$(vagrant_arg "$n" CHECK_TIMEOUT_MS "$json")" = 2500 ]
+		vagrant_vars "$n" "$BATS_TEST_TMPDIR/$n.vars" "$json"
+		"$RENDER_NODE" --no-validate "$BATS_TEST_TMPDIR/$n.vars" "$BATS_TEST_TMPDIR/$n" >/dev/null
+		grep -qx '    interval 3' "$BATS_TEST_TMPDIR/$n/keepalived.conf"
+		grep -qx '    advert_int 3' "$BATS_TEST_TMPDIR/$n/keepalived.conf"
+	done
+	[ -z "$(vagrant_arg db1 CHECK_INTERVAL)" ]
+}
+
 # ---- the values: the Vagrantfile's addresses are what the provisioning renders ----------
 
 @test "the Vagrantfile's addresses, VIP and router id are the lab's and the ones the provisioning gets" {
@@ -188,7 +274,7 @@ lab_sql_of() {
 			vg_v=$(vg_var "$BATS_TEST_TMPDIR/$n.vars" "$key")
 			grep -q "^$key=" "$BATS_TEST_TMPDIR/$n.vars" || { echo "$n: $key missing"; return 1; }
 			case $key in
-			KA_BIN|KA_CNF|MYSQL_SOCKET|STATE_DIR|FAULT_FILE|NOTIFY_FIFO_PATH|INTERFACE) ;;
+			KA_BIN|KA_CNF|MYSQL_SOCKET|STATE_DIR|FAULT_FILE|NOTIFY_FIFO_PATH|WATCH_FILE|INTERFACE) ;;
 			*) [ "$vg_v" = "$lab_v" ] || { echo "$n: $key lab '$lab_v' vagrant '$vg_v'"; return 1; } ;;
 			esac
 		done < <(lab_vars "$n")

@@ -19,6 +19,8 @@ VG_STATE=/var/lib/ka-mariadb-vagrant      # markers and logs of the provisioning
 VG_BUILD=/var/cache/ka-mariadb/build      # the VM's build dir (the synced repo stays clean)
 VG_SOCK=/run/mysqld/mysqld.sock
 VG_NODE_VARS=$VG_ETC/node.vars
+VG_PREBUILT=/ka-mariadb-bin               # host-built binaries, when the Vagrantfile syncs them
+VG_BINARIES=(ka-check-mariadb ka-check-proxysql ka-notify-mariadb ka-drill ka-status ka-watch-mariadb)
 
 # The VM's paths, in the lab's variable names (lab_vars points them into its temp dir).
 # They are conf-templates/render's defaults, written out so node.vars says everything.
@@ -29,6 +31,7 @@ VG_DB_PATHS=(
 	STATE_DIR=/var/lib/ka-mariadb
 	FAULT_FILE=/var/lib/ka-mariadb/fault
 	NOTIFY_FIFO_PATH=/run/ka-mariadb/notify.fifo
+	WATCH_FILE=/run/ka-mariadb/watch-db
 )
 VG_PROXYSQL_PATHS=(
 	KA_BIN=/usr/local/libexec/ka-mariadb
@@ -171,6 +174,10 @@ vg_apt_install() {
 # x86_64, and the binaries then link this VM's own libmariadb.
 vg_install_binaries() {
 	local bin=${V[KA_BIN]} log=$VG_STATE/make.log
+	if [ -x "$VG_PREBUILT/ka-check-mariadb" ]; then
+		vg_install_prebuilt "$bin"
+		return 0
+	fi
 	vg_apt_install build-essential pkg-config libmariadb-dev
 	vg_log "building and installing the ka-mariadb binaries into $bin"
 	mkdir -p "$VG_BUILD"
@@ -180,6 +187,20 @@ vg_install_binaries() {
 		vg_die "make install failed (whole log: $log)"
 	fi
 	vg_secure_path "$bin"
+}
+
+# Installs the host-built static binaries of VG_PREBUILT (the Vagrantfile's
+# KA_VAGRANT_BINARIES) into DIR, root-owned, each by atomic rename.
+vg_install_prebuilt() {
+	local dir=$1 b
+	vg_log "installing the host-built ka-mariadb binaries of $VG_PREBUILT into $dir"
+	install -d -m 0755 -o root -g root "$dir"
+	for b in "${VG_BINARIES[@]}"; do
+		[ -f "$VG_PREBUILT/$b" ] || vg_die "'$VG_PREBUILT/$b' is missing (KA_VAGRANT_BINARIES: a make BUILD= dir)"
+		install -o root -g root -m 0755 "$VG_PREBUILT/$b" "$dir/.$b.new"
+		mv -f "$dir/.$b.new" "$dir/$b"
+	done
+	vg_secure_path "$dir"
 }
 
 # keepalived's script security (FACTS 6) disables a check whose path has a component that
