@@ -596,6 +596,25 @@ void gtid_text(const struct ka_gtid_set *s, char *out, size_t len)
 	ka_gtid_text(s, out, len);
 }
 
+/* MASTER_GTID_WAIT's argument for the GTIDs in s: per domain the highest seq_no. Only a
+ * way to sleep until progress: whether they are held is decided by lineage after. */
+void gtid_wait_target(const struct ka_gtid_set *s, char *out, size_t len)
+{
+	static struct ka_gtid_set pos;
+
+	pos.n = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t k = 0;
+		while (k < pos.n && pos.g[k].domain != s->g[i].domain)
+			k++;
+		if (k == pos.n)
+			pos.g[pos.n++] = s->g[i];
+		else if (s->g[i].seq > pos.g[k].seq)
+			pos.g[k] = s->g[i];
+	}
+	gtid_text(&pos, out, len);
+}
+
 /* Connects to --peer and reads its state into r->peer; sets r->peer_state. A peer that
  * is down or hung (connect refused or timed out) is "unreachable"; one that answers
  * but refuses us (access denied, saturated) is "error". Returns the peer_state. */

@@ -214,6 +214,7 @@ int node_history(const struct node_state *st, int binlog_only, struct ka_gtid_se
 int gtid_missing(const struct ka_gtid_set *have, const struct ka_gtid_set *from, char *desc,
 		 size_t desclen);
 void gtid_text(const struct ka_gtid_set *s, char *out, size_t len);
+void gtid_wait_target(const struct ka_gtid_set *s, char *out, size_t len);
 int peer_probe(struct run *r, struct ka_db *peer);
 int node_peer_reask(struct run *r, struct ka_db *peer);
 int node_peer_greets(struct run *r, const char *who);

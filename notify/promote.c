@@ -311,25 +311,6 @@ static int pending_of(const struct node_state *st, struct ka_gtid_set *pending, 
 	return (int)pending->n + filepos_pending(st, desc, len);
 }
 
-/* MASTER_GTID_WAIT's argument from the pending GTIDs: a position, per domain the highest
- * seq_no. Only a way to sleep until progress: whether they are held is decided after. */
-static void wait_target(const struct ka_gtid_set *pending, char *out, size_t len)
-{
-	static struct ka_gtid_set pos;
-
-	pos.n = 0;
-	for (size_t i = 0; i < pending->n; i++) {
-		size_t k = 0;
-		while (k < pos.n && pos.g[k].domain != pending->g[i].domain)
-			k++;
-		if (k == pos.n)
-			pos.g[pos.n++] = pending->g[i];
-		else if (pending->g[i].seq > pos.g[k].seq)
-			pos.g[k] = pending->g[i];
-	}
-	gtid_text(&pos, out, len);
-}
-
 #define ROUND_FAILED (-1)       /* the local server did not answer (err) */
 #define ROUND_UNREADABLE (-2)   /* a position could not be read whole (err) */
 
@@ -372,7 +353,7 @@ static int applied_round(struct run *r, struct ka_db *db, struct node_state *cur
 		return 0;
 	}
 	if (!target[0])
-		wait_target(&pending, target, sizeof target);
+		gtid_wait_target(&pending, target, sizeof target);
 	if (wait_applied(r, db, target, slice, &got, err, errlen) < 0)
 		return ROUND_FAILED;
 	if (got) {

@@ -428,25 +428,6 @@ static int drain(struct sw *w)
 	return 0;
 }
 
-/* Per domain the highest seq_no of the GTIDs the peer lacks: MASTER_GTID_WAIT's
- * argument (a way to sleep until progress; held or not is decided by lineage after). */
-static void wait_target(const struct ka_gtid_set *missing, char *out, size_t len)
-{
-	static struct ka_gtid_set pos;
-
-	pos.n = 0;
-	for (size_t i = 0; i < missing->n; i++) {
-		size_t k = 0;
-		while (k < pos.n && pos.g[k].domain != missing->g[i].domain)
-			k++;
-		if (k == pos.n)
-			pos.g[pos.n++] = missing->g[i];
-		else if (missing->g[i].seq > pos.g[k].seq)
-			pos.g[k] = missing->g[i];
-	}
-	gtid_text(&pos, out, len);
-}
-
 /* One look at the peer: what it lacks into missing. Returns 0, or -1 (why set). */
 static int peer_lacks(struct sw *w, struct ka_gtid_set *missing, char *why, size_t len)
 {
@@ -522,7 +503,7 @@ static int catch_up(struct sw *w)
 		slice = ka_remaining_ms(end);
 		if (slice <= 0)
 			break;
-		wait_target(&missing, target, sizeof target);
+		gtid_wait_target(&missing, target, sizeof target);
 		if (wait_slice(w, target, slice < CATCHUP_SLICE_MS ? slice : CATCHUP_SLICE_MS,
 			       why, sizeof why) < 0) {
 			step_close(r, s, "failed", "%s", why);

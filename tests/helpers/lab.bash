@@ -798,6 +798,15 @@ lab_is_replica_of() {
 # Fails (and says so) when the VIP is on NODE right now.
 lab_vip_not_on() { [[ " $(lab_vip_holder) " != *" $1 "* ]]; }
 
+# True when NODE never holds the VIP for the next MS milliseconds (looks every 0.2 s).
+lab_vip_never_on() {
+	local node=$1 end=$(($(lab_now_ms) + $2))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		lab_vip_not_on "$node" || { lab_log "the VIP is on $node"; return 1; }
+		sleep 0.2
+	done
+}
+
 # Best-effort actions: a failing step inside must not abort a bats test half-way (errexit
 # is off inside a function called from an || list), the outcome is checked by the caller.
 lab_down() { _lab_down || true; }

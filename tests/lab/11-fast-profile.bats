@@ -85,11 +85,7 @@ host_death() {
 	sleep 2
 	lab_db_stop_signal db1 CONT
 	lab_log "mysqld on db1 continued (SIGCONT)"
-	end=$(($(lab_now_ms) + 8000))
-	while [ "$(lab_now_ms)" -lt "$end" ]; do
-		lab_vip_not_on db1
-		sleep 0.2
-	done
+	lab_vip_never_on db1 8000
 	drill_clean_on_db2
 	lab_wait_read_only db1 1 30
 	[ "$(lab_writable)" = db2 ]
@@ -132,11 +128,7 @@ host_death() {
 	sleep 6
 	lab_heal db1
 	lab_log "db1 healed"
-	end=$(($(lab_now_ms) + 12000))
-	while [ "$(lab_now_ms)" -lt "$end" ]; do
-		lab_vip_not_on db1
-		sleep 0.2
-	done
+	lab_vip_never_on db1 12000
 	[ "$(lab_vip_holder)" = db2 ]
 	[ "$(lab_writable)" = db2 ]
 	drill_clean_on_db2
