@@ -68,15 +68,16 @@ teardown() {
 	return 0
 }
 
-ka_a() {
-	ka-notify-mariadb --defaults-file "$CNF" --port $PA --peer 127.0.0.1:$PB \
-		--state-dir "$T/sa" --fault-file "$T/sa/fault" "$@"
+# ka-notify-mariadb for one node of a pair: its port, the peer's port, its state dir.
+ka_pair_node() {
+	local port=$1 peer=$2 dir=$3
+	shift 3
+	ka-notify-mariadb --defaults-file "$CNF" --port "$port" --peer "127.0.0.1:$peer" \
+		--state-dir "$T/$dir" --fault-file "$T/$dir/fault" "$@"
 }
 
-ka_b() {
-	ka-notify-mariadb --defaults-file "$CNF" --port $PB --peer 127.0.0.1:$PA \
-		--state-dir "$T/sb" --fault-file "$T/sb/fault" "$@"
-}
+ka_a() { ka_pair_node "$PA" "$PB" sa "$@"; }
+ka_b() { ka_pair_node "$PB" "$PA" sb "$@"; }
 
 ka_c() {
 	ka-notify-mariadb --defaults-file "$CNF" --port $PC --state-dir "$T/sc" \
@@ -846,15 +847,8 @@ hide_errant_gtid_on_b() {
 # rpl_semi_sync_master_wait_no_slave ON; master and slave side enabled on d and e).
 # Speed goes to the report (bench, journal); the assertions keep wide margins. ---
 
-ka_d() {
-	ka-notify-mariadb --defaults-file "$CNF" --port $PD --peer 127.0.0.1:$PE \
-		--state-dir "$T/sd" --fault-file "$T/sd/fault" "$@"
-}
-
-ka_e() {
-	ka-notify-mariadb --defaults-file "$CNF" --port $PE --peer 127.0.0.1:$PD \
-		--state-dir "$T/se" --fault-file "$T/se/fault" "$@"
-}
+ka_d() { ka_pair_node "$PD" "$PE" sd "$@"; }
+ka_e() { ka_pair_node "$PE" "$PD" se "$@"; }
 
 semi_status() {
 	mdb_sql "$1" "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
