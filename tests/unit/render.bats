@@ -569,3 +569,222 @@ bin_copy() {
 	assert_output --partial "directory '$RT_DIR/nowhere' of WATCH_FILE does not exist"
 	[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
 }
+
+# ---- three or more nodes: PEER_IP lists, priorities, REPLICA_IP, ROLE=replica (issue 12) --
+
+# db3 of a 3-node group (db1 100, db2 90, db3 80) with the read-only replica db4.
+DB3=(ROLE=backup CANDIDATE_RANK=2 NODE_NAME=db3 NODE_IP=192.0.2.13
+	PEER_IP=192.0.2.11,192.0.2.12)
+
+@test "a PEER_IP list becomes one --peer list for the checks and ka-notify-mariadb and one unicast_peer line each" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" \
+		UNICAST=yes
+	assert_success
+	assert_output --partial "ka-check-mariadb --socket /run/mysqld/mysqld.sock --defaults-file /etc/ka-mariadb/ka.cnf --timeout 800 --peer 192.0.2.11:3306,192.0.2.12:3306\""
+	assert_output --partial "notify_master \"$RT_DIR/bin/ka-notify-mariadb --defaults-file /etc/ka-mariadb/ka.cnf --mode primary-replica --peer 192.0.2.11:3306,192.0.2.12:3306 --socket"
+	assert_line "    unicast_src_ip 192.0.2.13"
+	[ "$(sed -n '/unicast_peer {/,/}/p' <<<"$output")" = "    unicast_peer {
+        192.0.2.11
+        192.0.2.12
+    }" ]
+}
+
+@test "spaces around the commas of PEER_IP are dropped and PEER_PORT applies to every peer" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" \
+		PEER_IP="192.0.2.11 , 192.0.2.12" PEER_PORT=3307
+	assert_success
+	assert_output --partial "--peer 192.0.2.11:3307,192.0.2.12:3307\""
+}
+
+@test "the watcher's environment file carries the whole peer list" {
+	run "$RENDER" --vars "$VARS" ka-watch-mariadb.env "${DB3[@]}"
+	assert_success
+	assert_line "KA_WATCH_OPTS=--defaults-file /etc/ka-mariadb/ka.cnf --socket /run/mysqld/mysqld.sock --interval-ms 100 --timeout 500 --peer 192.0.2.11:3306,192.0.2.12:3306"
+}
+
+@test "priorities: master 100, backup 90, CANDIDATE_RANK 2 and 3 give 80 and 70, PRIORITY overrides both" {
+	local role rank want
+	for want in "master - 100" "backup - 90" "backup 1 90" "backup 2 80" "backup 3 70" "backup 8 20"; do
+		read -r role rank want <<<"$want"
+		run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica \
+			ROLE=$role PEER_IP=192.0.2.12,192.0.2.13 $([ "$rank" = - ] || echo CANDIDATE_RANK=$rank)
+		assert_success
+		assert_line "    priority $want"
+		assert_line "    state BACKUP"
+	done
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" PRIORITY=85
+	assert_success
+	assert_line "    priority 85"
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-proxysql ROLE=backup CANDIDATE_RANK=2
+	assert_success
+	assert_line "    state BACKUP"
+	assert_line "    priority 80"
+}
+
+@test "CANDIDATE_RANK with ROLE=master, a rank outside 1..8 and a PRIORITY outside 1..254 are refused" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica CANDIDATE_RANK=2
+	assert_failure 78
+	assert_output --partial "malformed value for 'CANDIDATE_RANK': it is for ROLE=backup only"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica ROLE=backup CANDIDATE_RANK=9
+	assert_failure 78
+	assert_output --partial "malformed value for 'CANDIDATE_RANK': 9 is outside 1..8"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PRIORITY=255
+	assert_failure 78
+	assert_output --partial "malformed value for 'PRIORITY': 255 is outside 1..254"
+}
+
+@test "--variables documents the priority scheme, the peer list and the replicas" {
+	run "$RENDER" --variables
+	assert_success
+	assert_line --regexp "^CANDIDATE_RANK +int:1:8 .*100 - 10 x rank \(1: 90, 2: 80, 3: 70"
+	assert_line --regexp "^PRIORITY +int:1:254 .*overrides ROLE and CANDIDATE_RANK"
+	assert_line --regexp "^PEER_IP +ipv4list:8 .*comma list of every other one"
+	assert_line --regexp "^REPLICA_IP +ipv4list:8 .*--replica"
+	assert_line --regexp "^ROLE +enum:master,backup,replica "
+}
+
+@test "more than one peer adds --self NODE_IP:PORT to every notify command, the FIFO's included" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}"
+	assert_success
+	[ "$(grep -c -- '--catchup-timeout 30 --self 192.0.2.13:3306 ' <<<"$output")" = 4 ]
+	refute_output --partial "--replica "
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" \
+		NOTIFY=fifo NODE_PORT=3310
+	assert_success
+	assert_output --partial "--catchup-timeout 30 --self 192.0.2.13:3310 --fifo\""
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" \
+		PEER_PORT=3307
+	assert_output --partial "--self 192.0.2.13:3307 master\""
+}
+
+@test "REPLICA_IP becomes ka-notify-mariadb --replica, with --self, in both templates; never on the checks" {
+	for t in keepalived-primary-replica keepalived-master-master; do
+		run "$RENDER" --vars "$VARS" --no-validate --quiet "$t" REPLICA_IP=192.0.2.14,192.0.2.15
+		assert_success
+		assert_output --partial "--catchup-timeout 30 --self 192.0.2.11:3306 --replica 192.0.2.14:3306,192.0.2.15:3306 master\""
+		refute_output --regexp "ka-check-mariadb [^\"]*--replica "
+		assert_line "# keepalived.conf for db1 (MariaDB ${t#keepalived-} pair + 2 read-only replicas, role master, priority 100)"
+	done
+}
+
+@test "a pair without replicas renders no --self and no --replica, and calls itself a pair" {
+	for t in keepalived-primary-replica keepalived-master-master; do
+		run "$RENDER" --vars "$VARS" --no-validate --quiet "$t"
+		assert_success
+		refute_output --partial "--self"
+		refute_output --partial "--replica "
+		assert_line "# keepalived.conf for db1 (MariaDB ${t#keepalived-} pair, role master, priority 100)"
+	done
+}
+
+@test "the header of a group names its size and the replicas" {
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-primary-replica "${DB3[@]}" \
+		REPLICA_IP=192.0.2.14
+	assert_success
+	assert_line "# keepalived.conf for db3 (MariaDB primary-replica group of 3 nodes + 1 read-only replica, role backup, priority 80)"
+}
+
+@test "ROLE=replica refuses every keepalived template and the watcher's file in one line, exit 78" {
+	for t in keepalived-primary-replica keepalived-master-master keepalived-proxysql \
+		ka-watch-mariadb.env; do
+		run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/k.conf" "$t" ROLE=replica
+		assert_failure 78
+		assert_output "render: '$t' is not for ROLE=replica: a read-only replica runs no keepalived (render only mariadb-ha.cnf, ka.cnf and grants.sql for it, and list it in REPLICA_IP of the keepalived nodes)"
+		[ ! -e "$BATS_TEST_TMPDIR/k.conf" ]
+	done
+}
+
+@test "ROLE=replica renders mariadb-ha.cnf, ka.cnf and grants.sql as usual" {
+	local t
+	for t in mariadb-ha.cnf ka.cnf grants.sql; do
+		run "$RENDER" "$t" ROLE=replica NODE_NAME=db4 SERVER_ID=14 HA_NET=192.0.2.% \
+			APP_NET=192.0.2.% CHECK_PASSWORD=check-pw-1 HA_PASSWORD=ha-pw-123 \
+			REPL_PASSWORD=repl-pw-1 APP_PASSWORD=app-pw-12
+		assert_success
+	done
+	run "$RENDER" mariadb-ha.cnf ROLE=replica NODE_NAME=db4 SERVER_ID=14
+	assert_line --regexp '^server_id += 14$'
+	assert_line --regexp '^read_only += ON$'
+}
+
+@test "a peer listed twice, NODE_IP among the peers, more than 8 peers and an empty item are refused" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.12,192.0.2.12
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': '192.0.2.12' is listed twice"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.12,192.0.2.11
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': it lists NODE_IP (192.0.2.11)"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica \
+		PEER_IP=192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4,192.0.2.5,192.0.2.6,192.0.2.7,192.0.2.8,192.0.2.9
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': 9 addresses, at most 8"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica \
+		PEER_IP=192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4,192.0.2.5,192.0.2.6,192.0.2.7,192.0.2.8
+	assert_success
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.12,
+	assert_failure 78
+	assert_output --partial "has an empty address"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.12,192.0.2.313
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': '192.0.2.313' is not an IPv4 address"
+}
+
+@test "REPLICA_IP naming a peer, NODE_IP or the VIP is refused, and so is a VIP among the peers" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPLICA_IP=192.0.2.14,192.0.2.12
+	assert_failure 78
+	assert_output --partial "malformed value for 'REPLICA_IP': '192.0.2.12' is also in PEER_IP"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPLICA_IP=192.0.2.11
+	assert_failure 78
+	assert_output --partial "malformed value for 'REPLICA_IP': it lists NODE_IP (192.0.2.11)"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPLICA_IP=192.0.2.14,192.0.2.14
+	assert_failure 78
+	assert_output --partial "'192.0.2.14' is listed twice"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica REPLICA_IP=192.0.2.100
+	assert_failure 78
+	assert_output --partial "malformed value for 'VIP'"
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-primary-replica PEER_IP=192.0.2.12,192.0.2.100
+	assert_failure 78
+	assert_output --partial "malformed value for 'VIP': PEER_IP lists it"
+}
+
+@test "master-master refuses more than one peer (no third writer) but takes replicas" {
+	run "$RENDER" --vars "$VARS" --no-validate keepalived-master-master PEER_IP=192.0.2.12,192.0.2.13
+	assert_failure 78
+	assert_output --partial "malformed value for 'PEER_IP': MODE=master-master takes one peer, got 2"
+	run "$RENDER" --vars "$VARS" --no-validate --quiet keepalived-master-master REPLICA_IP=192.0.2.14
+	assert_success
+}
+
+@test "the timing line of a group says the highest-priority BACKUP takes over; a pair's still says the peer" {
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db3.conf" \
+		keepalived-primary-replica "${DB3[@]}"
+	assert_success
+	assert_output --partial "timing: mysqld failure -> VIP on the highest-priority BACKUP within 2.53 s"
+	assert_output --partial "the BACKUP with the highest priority, 90 in the default scheme, takes over after its skew 0.73 s at priority 70"
+	assert_output --partial "each 10 points of priority lower (the higher BACKUPs down too) adds 0.039 s"
+	refute_output --partial "the peer"
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db3.conf" \
+		keepalived-primary-replica "${DB3[@]}" PROFILE=fast
+	assert_success
+	assert_output --partial "timing (fast profile): mysqld failure -> VIP on the highest-priority BACKUP within 0.67 s"
+	refute_output --partial "the peer"
+	run "$RENDER" --vars "$VARS" --no-validate --out "$BATS_TEST_TMPDIR/db1.conf" \
+		keepalived-primary-replica REPLICA_IP=192.0.2.14
+	assert_success
+	assert_output --partial "timing: mysqld failure -> VIP on the peer within 2.53 s"
+}
+
+@test "a 3-node group passes keepalived -t on every node, unicast and FIFO included" {
+	need_validation
+	local n
+	for n in "master - 192.0.2.11 192.0.2.12,192.0.2.13" "backup 1 192.0.2.12 192.0.2.11,192.0.2.13" \
+		"backup 2 192.0.2.13 192.0.2.11,192.0.2.12"; do
+		read -r role rank ip peers <<<"$n"
+		run "$RENDER" --vars "$VARS" --netns "$RT_NS" --out "$BATS_TEST_TMPDIR/k.conf" \
+			keepalived-primary-replica ROLE=$role $([ "$rank" = - ] || echo CANDIDATE_RANK=$rank) \
+			NODE_IP=$ip PEER_IP=$peers REPLICA_IP=192.0.2.14 UNICAST=yes NOTIFY=fifo "${HOST[@]}"
+		assert_success
+		run ip netns exec "$RT_NS" keepalived -t -f "$BATS_TEST_TMPDIR/k.conf"
+		assert_success
+	done
+}
