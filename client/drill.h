@@ -36,6 +36,7 @@ struct drill_opts {
 	char database[65];
 	long rate, duration_s, timeout_ms, failover_timeout_ms;
 	long retry_interval_ms, retry_timeout_ms;   /* the library's failover pacing */
+	long hung_probe_ms;            /* the library's hung_probe_ms, 0 off */
 	int verify_all, json, verbose;
 };
 

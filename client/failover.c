@@ -24,6 +24,7 @@
 #define KA_FO_READER_PAUSE_MS 5000 /* after the read session failed, reads use the writer */
 #define KA_FO_FENCE_ROUNDS 500     /* looks of one fence, 20 ms apart, within its deadline */
 #define KA_FO_MIN_RETRY_INTERVAL_MS 5 /* passes never closer than this: no busy loop */
+#define KA_FO_MIN_SLICE_MS 2       /* a wait between side connections polls this at least */
 
 void ka_fo_defaults(struct ka_fo_config *cfg)
 {
@@ -35,6 +36,9 @@ void ka_fo_defaults(struct ka_fo_config *cfg)
 	cfg->failover_timeout_ms = 10000;
 	cfg->max_rounds = 0;
 	cfg->check_writable = 1;
+	cfg->hung_probe_ms = 250;
+	cfg->hung_probe_timeout_ms = 50;
+	cfg->hung_probe_interval_ms = 50;
 }
 
 int ka_fo_parse_endpoints(struct ka_fo_config *cfg, const char *list,
@@ -144,6 +148,31 @@ static void note_failure(struct ka_fo *fo, const struct ka_db *db)
 	fo->at_connect = db->at_connect;
 }
 
+/* Opens a session to endpoint i before dl and reads its @@read_only (*read_only 1 unless
+ * it answered 0) and @@server_id (left alone when unknown). Leaves fo's error state
+ * alone. Returns 0, or -1 with err filled; db must be closed either way. */
+static int identify_server(const struct ka_fo *fo, int i, int64_t dl, struct ka_db *db,
+			   unsigned long *server_id, int *read_only, char *err, size_t errlen)
+{
+	const struct ka_fo_endpoint *ep = &fo->cfg.ep[i];
+	struct ka_dbaddr a = { .host = ep->host, .port = ep->port, .user = fo->cfg.user,
+			       .password = fo->cfg.password, .database = fo->cfg.database };
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW r;
+
+	*read_only = 1;
+	if (ka_db_connect(db, &a, dl, err, errlen) < 0 ||
+	    ka_db_query(db, "SELECT @@global.read_only, @@server_id", &res, dl, err, errlen) < 0)
+		return -1;
+	if (res && (r = mysql_fetch_row(res)) && r[0] && r[1]) {
+		*read_only = strcmp(r[0], "0") != 0;
+		*server_id = strtoul(r[1], NULL, 10);
+	}
+	if (res)
+		mysql_free_result(res);
+	return 0;
+}
+
 /* Opens a session to endpoint i within timeout_ms (and before deadline) and reads its
  * read_only and server_id; with writable set a read-only server is refused. Returns 0
  * or -1 (err filled). */
@@ -151,27 +180,15 @@ static int connect_one(struct ka_fo *fo, int i, int writable, int64_t timeout_ms
 		       int64_t deadline, struct ka_db *db, unsigned long *server_id, char *err,
 		       size_t errlen)
 {
-	const struct ka_fo_endpoint *ep = &fo->cfg.ep[i];
-	struct ka_dbaddr a = { .host = ep->host, .port = ep->port, .user = fo->cfg.user,
-			       .password = fo->cfg.password, .database = fo->cfg.database };
 	int64_t dl = ka_now_ms() + timeout_ms;
-	char name[96], row[64] = "";
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW r;
+	char name[96];
+	int read_only;
 
 	if (dl > deadline)
 		dl = deadline;
-	if (ka_db_connect(db, &a, dl, err, errlen) < 0)
+	if (identify_server(fo, i, dl, db, server_id, &read_only, err, errlen) < 0)
 		goto fail;
-	if (ka_db_query(db, "SELECT @@global.read_only, @@server_id", &res, dl, err, errlen) < 0)
-		goto fail;
-	if (res && (r = mysql_fetch_row(res)) && r[0] && r[1]) {
-		snprintf(row, sizeof row, "%s", r[0]);
-		*server_id = strtoul(r[1], NULL, 10);
-	}
-	if (res)
-		mysql_free_result(res);
-	if (writable && strcmp(row, "0") != 0) {
+	if (writable && read_only) {
 		snprintf(err, errlen, "'%s' is read-only",
 			 ka_fo_endpoint_name(fo, i, name, sizeof name));
 		db->err = 1290;   /* ER_OPTION_PREVENTS_STATEMENT: answered, but not a writer */
@@ -408,6 +425,112 @@ static int session_has_txn(const struct ka_db *db)
 	return db->my && ((st & SERVER_STATUS_IN_TRANS) || !(st & SERVER_STATUS_AUTOCOMMIT));
 }
 
+/* "query 'SQL' failed: what" into err, as ka_db_query words it. */
+static void query_failed(const char *sql, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "query '%.100s%s' failed: %s", sql, strlen(sql) > 100 ? "..." : "",
+		 what);
+}
+
+/* what without lib/db.c's prefix (e.g. "statement failed: "): the text after ": ". */
+static const char *without_prefix(const char *what, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(what, prefix, n) == 0 && strncmp(what + n, ": ", 2) == 0 ? what + n + 2
+									       : what;
+}
+
+/* The pause from one side connection's start to the next one's, at least 5 ms. */
+static int64_t probe_interval(const struct ka_fo *fo)
+{
+	int64_t i = fo->cfg.hung_probe_interval_ms;
+
+	return i < KA_FO_MIN_RETRY_INTERVAL_MS ? KA_FO_MIN_RETRY_INTERVAL_MS : i;
+}
+
+/* 1 when a side connection to the writer session's endpoint, cut at dl, reaches a
+ * writable server with another @@server_id than the session's: the endpoint moved (a
+ * VIP now on another node); why then says so. 0 when it failed, timed out, or reached
+ * the same server or a read-only one. */
+static int endpoint_moved(struct ka_fo *fo, int64_t dl, char *why, size_t len)
+{
+	struct ka_db side;
+	unsigned long sid = 0;
+	int read_only = 1, r;
+	char err[512];
+
+	fo->hung_probes++;
+	r = identify_server(fo, fo->cur, dl, &side, &sid, &read_only, err, sizeof err);
+	ka_db_close(&side);
+	if (r < 0 || read_only || sid == 0 || sid == fo->server_id)
+		return 0;
+	snprintf(why, len, "'%s' now leads to writable server_id %lu, not %lu", fo->names[fo->cur],
+		 sid, fo->server_id);
+	return 1;
+}
+
+/* Leaves the writer session as if the server had dropped it while sql (sent at t0)
+ * waited: 2013, and closing the session shuts its socket down. Returns -1. */
+static int abandon(struct ka_fo *fo, const char *sql, int64_t t0, const char *why,
+		   char *err, size_t errlen)
+{
+	char what[512];
+
+	fo->db.err = 2013;   /* CR_SERVER_LOST */
+	fo->db.timed_out = 0;
+	fo->hung_abandoned++;
+	snprintf(what, sizeof what, "abandoned after %lld ms: %s (2013)",
+		 (long long)(ka_now_ms() - t0), why);
+	query_failed(sql, what, err, errlen);
+	return -1;
+}
+
+/* Runs sql on the writer session as ka_db_query does, but watches the wait (see "A hung
+ * server" in failover.h): the statement is sent, its answer awaited in slices, and from
+ * hung_probe_ms on each slice ends with a side connection. When the endpoint moved, the
+ * session is left as if the server had dropped it (db.err 2013). Returns 0 or -1. */
+static int query_watched(struct ka_fo *fo, const char *sql, MYSQL_RES **res, char *err,
+			 size_t errlen)
+{
+	struct ka_db *db = &fo->db;
+	int64_t t0 = ka_now_ms(), deadline = t0 + fo->cfg.query_timeout_ms;
+	int64_t next = t0 + fo->cfg.hung_probe_ms;
+	char what[512], why[256];
+
+	if (fo->cfg.hung_probe_ms <= 0 || !fo->server_id || fo->cur < 0)
+		return ka_db_query(db, sql, res, deadline, err, errlen);
+	if (ka_db_send(db, sql, what, sizeof what) < 0) {
+		query_failed(sql, without_prefix(what, "cannot send a statement"), err, errlen);
+		return -1;
+	}
+	for (;;) {
+		int64_t now = ka_now_ms(), until = next > now + KA_FO_MIN_SLICE_MS ? next
+						   : now + KA_FO_MIN_SLICE_MS;
+		int r = ka_db_collect_result(db, res, until < deadline ? until : deadline,
+					     deadline, what, sizeof what);
+		if (r <= 0) {
+			if (r < 0)
+				query_failed(sql, without_prefix(what, "statement failed"), err,
+					     errlen);
+			return r;
+		}
+		now = ka_now_ms();
+		if (now >= deadline) {   /* given up: closing the session cancels it */
+			db->err = 0;
+			db->timed_out = 1;
+			query_failed(sql, "timed out", err, errlen);
+			return -1;
+		}
+		if (now < next)
+			continue;
+		next = now + probe_interval(fo);
+		if (endpoint_moved(fo, now + fo->cfg.hung_probe_timeout_ms < deadline ?
+				   now + fo->cfg.hung_probe_timeout_ms : deadline, why, sizeof why))
+			return abandon(fo, sql, t0, why, err, errlen);
+	}
+}
+
 /* Reconnects after a loss without losing the loss's message in err, nor its errno
  * in fo->err when the reconnect works (skipped read-only servers are no news). */
 static void reconnect_after_loss(struct ka_fo *fo, char *err, size_t errlen)
@@ -446,8 +569,7 @@ static int exec_writer(struct ka_fo *fo, const char *sql, int flags, MYSQL_RES *
 			fo->at_connect = 0;
 			sent = 0;
 		} else {
-			if (ka_db_query(&fo->db, sql, res, ka_deadline_in(fo->cfg.query_timeout_ms),
-					err, errlen) == 0) {
+			if (query_watched(fo, sql, res, err, errlen) == 0) {
 				fo->err = 0;
 				fo->timed_out = 0;
 				return KA_FO_OK;

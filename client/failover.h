@@ -28,6 +28,27 @@
  * server that is that slow; each login cut on a hung server that resumes counts as an
  * aborted connection there, Aborted_connects).
  *
+ * A hung server: a statement sent to a server that then hangs (SIGSTOP, a stalled disk)
+ * gets neither an answer nor an error, and the VIP moves to the promoted node while the
+ * session still waits on the frozen one. So once a statement on the writer session has
+ * waited hung_probe_ms (250) for its answer, the library makes side connections to the
+ * SAME endpoint, hung_probe_interval_ms (50) apart, each cut after hung_probe_timeout_ms
+ * (50), and asks @@read_only and @@server_id (the connect's own look). When one reaches a
+ * writable server with another @@server_id than the session's, the endpoint has moved:
+ * the session is closed as if the server had dropped it (2013, "abandoned") and the
+ * rules below decide, exactly as for a 2013 (an autocommit write is KA_FO_AMBIGUOUS, an
+ * idempotent one is re-run on the new server). A side connection that fails, times out or
+ * reaches the same server changes nothing: the statement waits on, query_timeout_ms at
+ * most. The cost: a statement slower than hung_probe_ms on a live server makes a login
+ * every hung_probe_interval_ms while it runs (20 a second, each side session closed at
+ * once; they show in the server's Connections); 0 turns it off. The endpoint must lead to
+ * one writer at a time (a VIP, a single server): behind a balancer that spreads
+ * connections over several writable servers (master-master behind LVS or a proxy) a side
+ * connection could reach the other writer and abandon a slow statement that was fine --
+ * turn it off there. Only statements on the writer session are watched, and only when
+ * its @@server_id is known; not the read session, not ka_fo_fence's looks, not connects
+ * (during a failover each attempt is cut after retry_connect_timeout_ms anyway).
+ *
  * The ambiguity: when a connection is lost after a statement was sent (2013, 2055, or
  * the deadline passed while waiting for the answer), the client cannot know whether the
  * server executed it. For a statement that commits (an autocommit INSERT, a COMMIT) the
@@ -51,8 +72,9 @@
  *   read) and no transaction was open; a statement flagged KA_FO_PINNED is never
  *   re-run on a new session;
  * - every wait is bounded (query_timeout_ms, connect_timeout_ms, failover_timeout_ms,
- *   max_rounds), retries are spaced (retry_interval_ms, at least 5 ms), and a new writer
- *   session answered @@read_only=0 (check_writable);
+ *   max_rounds; a side connection by hung_probe_timeout_ms and the statement's deadline),
+ *   retries are spaced (retry_interval_ms, at least 5 ms), and a new writer session
+ *   answered @@read_only=0 (check_writable);
  * - KA_FO_AMBIGUOUS and KA_FO_TXN_LOST come back to the caller, never hidden.
  * What it does not:
  * - a new session is a new session: NO session state is restored. Not autocommit,
@@ -135,6 +157,13 @@ struct ka_fo_config {
 	int64_t failover_timeout_ms;   /* one whole failover, all attempts (default 10000) */
 	int max_rounds;                /* passes over the endpoint list at most (default 0:
 				        * as many as failover_timeout_ms allows) */
+	int64_t hung_probe_ms;         /* a statement without an answer this long makes
+				        * side connections to its endpoint: see "A hung
+				        * server" above (default 250; 0: off) */
+	int64_t hung_probe_timeout_ms; /* one side connection, login and look included
+				        * (default 50) */
+	int64_t hung_probe_interval_ms; /* side connections begin this far apart (default
+				        * 50; less than 5 counts as 5) */
 	int check_writable;            /* skip endpoints answering @@read_only=1 (default 1) */
 	int read_secondary;            /* KA_FO_READ goes to another endpoint (default 0) */
 	void (*on_switch)(const struct ka_fo_switch *sw, void *arg); /* may be NULL */
@@ -159,6 +188,8 @@ struct ka_fo {
 	unsigned int lost_err;
 	char lost_reason[256];
 	unsigned long switches;        /* sessions opened after a loss */
+	unsigned long hung_probes;     /* side connections made (hung_probe_ms) */
+	unsigned long hung_abandoned;  /* statements abandoned because the endpoint moved */
 	int64_t hard_deadline;         /* ka_now_ms() time after which no attempt starts; 0 none */
 	char names[KA_FO_MAX_ENDPOINTS][80]; /* "IP:PORT" of each endpoint */
 	unsigned long amb_thread_id;   /* session of the last ambiguous statement, 0 none */

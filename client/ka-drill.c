@@ -46,7 +46,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: " DRILL_PROG " --hosts IP:PORT[,IP:PORT...] [--defaults-file FILE] [--database NAME]\n"
 "       [--rate N] [--duration SECONDS] [--timeout MS] [--failover-timeout MS]\n"
-"       [--retry-interval MS] [--retry-timeout MS]\n"
+"       [--retry-interval MS] [--retry-timeout MS] [--hung-probe-ms MS]\n"
 "       [--verify-all] [--verify-hosts IP:PORT[,IP:PORT...]] [--json] [--verbose]\n"
 "       " DRILL_PROG " --list-exit-codes | --help | --version\n");
 }
@@ -89,6 +89,19 @@ static int parse_extra(struct drill_opts *o, const char *list, char *err, size_t
 	return 0;
 }
 
+/* --hung-probe-ms: 0 (off), or 50 to 60000: a shorter wait would make side connections
+ * for statements that are merely not instant. */
+static int parse_hung_probe(const char *s, long *out, char *err, size_t errlen)
+{
+	if (ka_parse_long("--hung-probe-ms", s, 0, 60000, out, err, errlen) < 0 ||
+	    (*out > 0 && *out < 50)) {
+		snprintf(err, errlen, "invalid value '%s' for --hung-probe-ms: expected 0 (off) "
+			 "or an integer from 50 to 60000", s);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses argv into o. Returns -1 (usage error, err filled), 0, or 1 when done already. */
 static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, size_t errlen)
 {
@@ -102,6 +115,7 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 		{ "failover-timeout", required_argument, 0, 'F' },
 		{ "retry-interval", required_argument, 0, 'i' },
 		{ "retry-timeout", required_argument, 0, 'T' },
+		{ "hung-probe-ms", required_argument, 0, 'p' },
 		{ "verify-all", no_argument, 0, 'a' },
 		{ "verify-hosts", required_argument, 0, 'x' },
 		KA_COMMON_LONG_OPTIONS
@@ -116,6 +130,7 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 	o->failover_timeout_ms = 5000;
 	o->retry_interval_ms = o->fo.retry_interval_ms;
 	o->retry_timeout_ms = o->fo.retry_connect_timeout_ms;
+	o->hung_probe_ms = o->fo.hung_probe_ms;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		switch (c) {
@@ -155,6 +170,10 @@ static int parse_args(int argc, char **argv, struct drill_opts *o, char *err, si
 		case 'T':
 			if (ka_parse_long("--retry-timeout", optarg, 50, 60000,
 					  &o->retry_timeout_ms, err, errlen) < 0)
+				return -1;
+			break;
+		case 'p':
+			if (parse_hung_probe(optarg, &o->hung_probe_ms, err, errlen) < 0)
 				return -1;
 			break;
 		case 'a': o->verify_all = 1; break;
@@ -510,6 +529,7 @@ int main(int argc, char **argv)
 	d->o.fo.failover_timeout_ms = d->o.failover_timeout_ms;
 	d->o.fo.retry_interval_ms = d->o.retry_interval_ms;
 	d->o.fo.retry_connect_timeout_ms = d->o.retry_timeout_ms;
+	d->o.fo.hung_probe_ms = d->o.hung_probe_ms;
 	d->o.fo.on_switch = drill_on_switch;
 	d->o.fo.arg = d;
 	d->o.fo.cancel = &stop_flag;

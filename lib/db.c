@@ -185,10 +185,13 @@ int ka_db_send(struct ka_db *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen)
+int ka_db_collect_result(struct ka_db *db, MYSQL_RES **res, int64_t deadline,
+			 int64_t store_deadline, char *err, size_t errlen)
 {
 	int ret = db->pending_ret;
 
+	if (res)
+		*res = NULL;
 	while (db->pending) {
 		int status = wait_io(db->my, db->pending, deadline);
 		if (status == WAIT_TIMED_OUT)
@@ -198,7 +201,12 @@ int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen)
 	}
 	if (ret)
 		return fail(db, err, errlen, "statement failed");
-	return store(db, NULL, deadline, err, errlen, "statement failed");
+	return store(db, res, store_deadline, err, errlen, "statement failed");
+}
+
+int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen)
+{
+	return ka_db_collect_result(db, NULL, deadline, deadline, err, errlen);
 }
 
 int ka_db_value(struct ka_db *db, const char *sql, char *out, size_t outlen, int *isnull,

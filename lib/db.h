@@ -44,6 +44,12 @@ int ka_db_send(struct ka_db *db, const char *sql, char *err, size_t errlen);
  * (the statement failed; err filled). */
 int ka_db_collect(struct ka_db *db, int64_t deadline, char *err, size_t errlen);
 
+/* ka_db_collect keeping the result: *res gets it (NULL for a statement without one). The
+ * wait for the answer ends at deadline (1: still running, as above); once the answer has
+ * come, the rest of the result is read within store_deadline (else -1, timed out). */
+int ka_db_collect_result(struct ka_db *db, MYSQL_RES **res, int64_t deadline,
+			 int64_t store_deadline, char *err, size_t errlen);
+
 /* Runs a query whose answer is one value; copies row 1 column 1 into out ("" for NULL,
  * *isnull set when isnull is not NULL). Returns 0, 1 when there is no row, or -1. */
 int ka_db_value(struct ka_db *db, const char *sql, char *out, size_t outlen, int *isnull,

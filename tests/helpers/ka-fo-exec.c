@@ -2,15 +2,19 @@
  * prints one line per statement, so bats can see what the library did.
  *
  *   ka-fo-exec [--defaults-file FILE] [--read-secondary] [--idempotent] [--read] [--pinned]
- *              [--timeout MS] [--no-writable-check] HOSTS SQL|raw:SQL|sleep:MS|disconnect...
+ *              [--timeout MS] [--no-writable-check] [--hung-probe MS] [--measure]
+ *              HOSTS SQL|raw:SQL|sleep:MS|disconnect...
  *
  * raw:SQL runs SQL the seed's way (blocking mysql_real_query on ka_fo_mysql(), then
  * ka_failover() with its errno) and prints "raw errno=<n> failover=<0|1|2|-1> server=...".
  *
  * Line per statement: "<result> errno=<n> server=<IP:PORT|none> switches=<n>
- * value=<row 1 column 1>"; each switch adds "switch <from> -> <to> errno=<n>".
+ * value=<row 1 column 1>"; each switch adds "switch <from> -> <to> errno=<n>". --measure
+ * adds " ms=<the call's duration> probes=<side connections> abandoned=<n>" (totals) to
+ * each statement's line; --hung-probe sets hung_probe_ms (0 off).
  * Compiled by the tests (see tests/integration/ka-drill.bats), not by the Makefile.
  */
+#include "deadline.h"
 #include "failover.h"
 #include "optfile.h"
 
@@ -26,20 +30,28 @@ static void on_switch(const struct ka_fo_switch *sw, void *arg)
 	printf("switch %s -> %s errno=%u\n", sw->from_name, sw->to_name, sw->err);
 }
 
+static int measure;
+
 static void run_one(struct ka_fo *fo, const char *sql, int flags)
 {
 	char err[512], value[256] = "";
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
+	int64_t t0 = ka_now_ms();
 	int rc = ka_fo_exec(fo, sql, flags, &res, err, sizeof err);
+	int64_t ms = ka_now_ms() - t0;
 
 	if (res && (row = mysql_fetch_row(res)) && row[0])
 		snprintf(value, sizeof value, "%s", row[0]);
 	if (res)
 		mysql_free_result(res);
-	printf("%s errno=%u server=%s switches=%lu value=%s\n", ka_fo_rc_name(rc),
+	printf("%s errno=%u server=%s switches=%lu value=%s", ka_fo_rc_name(rc),
 	       rc == KA_FO_OK ? 0 : fo->err, ka_fo_current(fo) ? ka_fo_current(fo) : "none",
 	       fo->switches, value);
+	if (measure)
+		printf(" ms=%lld probes=%lu abandoned=%lu", (long long)ms, fo->hung_probes,
+		       fo->hung_abandoned);
+	printf("\n");
 	if (rc != KA_FO_OK)
 		fprintf(stderr, "ka-fo-exec: %s\n", err);
 }
@@ -77,6 +89,8 @@ int main(int argc, char **argv)
 		{ "pinned", no_argument, 0, 'p' },
 		{ "timeout", required_argument, 0, 't' },
 		{ "no-writable-check", no_argument, 0, 'w' },
+		{ "hung-probe", required_argument, 0, 'h' },
+		{ "measure", no_argument, 0, 'm' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *const groups[] = { "client", NULL };
@@ -102,6 +116,8 @@ int main(int argc, char **argv)
 		case 'p': flags |= KA_FO_PINNED; break;
 		case 't': cfg.connect_timeout_ms = cfg.query_timeout_ms = atol(optarg); break;
 		case 'w': cfg.check_writable = 0; break;
+		case 'h': cfg.hung_probe_ms = atol(optarg); break;
+		case 'm': measure = 1; break;
 		default: return 64;
 		}
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # ka-drill and client/failover.[ch] against a real primary/replica pair: server 1 on
 # 127.0.0.1:23400, server 2 (read-only replica) on 127.0.0.1:23401; a stand-in VIP (socat)
-# on 23402 and a hung stand-in server (accepts, never greets) on 23403. The tests run in
+# on 23402, a hung stand-in server (accepts, never greets) on 23403, and a stand-in VIP
+# that stops its server when a statement passes and moves on SIGUSR1 (stall-proxy.py) on
+# 23404. The tests run in
 # order and the later ones break the pair (kill, hang, promote by hand with SQL), so the
 # pair is rebuilt where a test needs it whole.
 
@@ -50,6 +52,16 @@ setup() {
 teardown() {
 	stop_forwarder
 	stop_silent_listener
+	local n
+	for n in ${THAW:-}; do             # a server a test stopped runs again
+		kill -CONT "$(mdb_pid "$n")" 2>/dev/null || true
+	done
+	THAW=
+	if [ -n "${PROXY_PID:-}" ]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+	fi
+	PROXY_PID=
 	if [ -n "${DRILL_PID:-}" ] && kill -0 "$DRILL_PID" 2>/dev/null; then
 		kill -KILL "$DRILL_PID" 2>/dev/null
 		wait "$DRILL_PID" 2>/dev/null
@@ -91,6 +103,9 @@ fresh_replica() {
 	grant_monitor "$1"
 	mdb_replicate "$1" "$4"
 	mdb_sql "$1" "SET GLOBAL read_only=1"
+	# caught up before a test writes: a fresh replica still copying the primary's binlog
+	# leaves semi-sync off (async), and a failover then loses what it had not received
+	mdb_wait_synced "$1" "$4"
 }
 
 # A fresh pair: server 1 (server_id 1) primary, server 2 (server_id 2) its replica.
@@ -570,4 +585,141 @@ wait_sql() { mdb_wait_for "$1" "$2" 5; }
 	[ "$(j '.nodes[1].replication_errno')" = 1236 ]
 	[ "$(j '.nodes[1].caught_up')" = false ] && [ "$(j .not_caught_up)" -ge 1 ]
 	[[ "$(j .reason)" == "replication from the primary is broken on $S1: error 1236"* ]]
+}
+
+# ---- a hung server behind a stand-in VIP that moves (hung_probe_ms, --hung-probe-ms) ----
+
+# A stall proxy on 127.0.0.1:23404 in front of server NAME: the first statement that
+# contains PATTERN stops NAME (SIGSTOP) with that statement in its socket buffer; SIGUSR1
+# (move_proxy) sends the connections opened after it to port MOVE_TO, as a VIP moves.
+# teardown continues NAME and ends the proxy.
+start_stall_proxy() {
+	PROXY_OUT=$BATS_TEST_TMPDIR/proxy.out
+	THAW="${THAW:-} $1"
+	/usr/bin/python3 "$KA_REPO/tests/helpers/stall-proxy.py" 23404 "$(mdb_port "$1")" \
+		"$(mdb_pid "$1")" "$2" 60 "$3" > "$PROXY_OUT" 3>&- &
+	PROXY_PID=$!
+	proxy_said ready
+}
+
+# Waits (up to 10 s) until the proxy printed WORD.
+proxy_said() {
+	local i
+	for i in $(seq 200); do
+		grep -qsx "$1" "$PROXY_OUT" && return 0
+		sleep 0.05
+	done
+	echo "stall proxy never said $1" >&2
+	return 1
+}
+
+move_proxy() {
+	kill -USR1 "$PROXY_PID"
+	proxy_said moved
+}
+
+# Two writable servers: server 1 (server_id 1) and server 2 (server_id 2), both holding the
+# table hp.t; semi-sync off on both (no commit waits for a replica that is gone).
+two_writers() {
+	fresh_pair
+	mdb_sql s1 "CREATE DATABASE hp; CREATE TABLE hp.t (id INT PRIMARY KEY)"
+	mdb_wait_synced s2 s1
+	mdb_sql s2 "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=0"
+	mdb_sql s1 "SET GLOBAL rpl_semi_sync_master_enabled=0"
+	mdb_sql s2 "SET GLOBAL rpl_semi_sync_master_enabled=0"
+}
+
+# The value of KEY=... on line N (1-based) of $OUT.
+field() { sed -n "$1p" "$OUT" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+@test "a write in flight on a hung server is abandoned as a lost connection within 1.8 s once its endpoint leads to another writer" {
+	two_writers
+	start_stall_proxy s1 "INSERT INTO hp.t" 23401
+	fo_exec --timeout 5000 --measure 127.0.0.1:23404 "SELECT @@server_id" \
+		"INSERT INTO hp.t VALUES (1)" "SELECT @@server_id" >"$OUT" 2>"$ERR" 3>&- &
+	local pid=$!
+	proxy_said stopped                 # server 1 stopped 0.3 s ago, the INSERT in its buffer
+	sleep 0.5
+	move_proxy                         # the VIP is on server 2 now
+	wait "$pid"
+	cat "$OUT" "$ERR"
+	local ms=$(field 4 ms)
+	echo "abandoned after $ms ms, $(field 4 probes) side connections"
+	sed -n 2p "$OUT" | grep -q "^ok errno=0 server=127.0.0.1:23404 switches=0 value=1 "
+	sed -n 3p "$OUT" | grep -qx "switch 127.0.0.1:23404 -> 127.0.0.1:23404 errno=2013"
+	# sent, then lost: the library's rule for a 2013 (ambiguous, not re-run)
+	sed -n 4p "$OUT" | grep -q "^ambiguous errno=2013 server=127.0.0.1:23404 switches=1 value= "
+	[ "$(field 4 abandoned)" = 1 ] && [ "$(field 4 probes)" -ge 2 ]
+	[ "$ms" -ge 700 ] && [ "$ms" -lt 1800 ]
+	grep -q "failed: abandoned after [0-9]* ms: '127.0.0.1:23404' now leads to writable server_id 2, not 1 (2013)" "$ERR"
+	sed -n 5p "$OUT" | grep -q "^ok errno=0 server=127.0.0.1:23404 switches=1 value=2 "
+	[ "$(mdb_sql s2 'SELECT COUNT(*) FROM hp.t')" = 0 ]   # never re-run on server 2
+}
+
+@test "with hung_probe_ms 0 the write on a hung server waits for its own deadline although its endpoint moved" {
+	two_writers
+	start_stall_proxy s1 "INSERT INTO hp.t" 23401
+	fo_exec --timeout 2000 --hung-probe 0 --measure 127.0.0.1:23404 \
+		"INSERT INTO hp.t VALUES (2)" >"$OUT" 2>"$ERR" 3>&- &
+	local pid=$!
+	proxy_said stopped
+	sleep 0.5
+	move_proxy
+	wait "$pid"
+	cat "$OUT" "$ERR"
+	echo "gave up after $(field 3 ms) ms"
+	sed -n 3p "$OUT" | grep -q "^ambiguous errno=0 .* probes=0 abandoned=0$"
+	[ "$(field 3 ms)" -ge 1900 ]
+	grep -q "failed: timed out" "$ERR"
+}
+
+@test "side connections that reach no server, or the same one, change nothing: the write waits for its deadline, a slow statement ends normally" {
+	two_writers
+	start_stall_proxy s1 "INSERT INTO hp.t" 23401
+	# the proxy never moves: each side connection reaches the stopped server 1 and is cut
+	# (then the reconnect finds no writer there either: 3 s of failover_timeout_ms)
+	fo_exec --timeout 2000 --measure 127.0.0.1:23404 "INSERT INTO hp.t VALUES (3)" \
+		>"$OUT" 2>"$ERR" 3>&- || true
+	cat "$OUT" "$ERR"
+	echo "gave up after $(field 2 ms) ms, $(field 2 probes) side connections"
+	sed -n 2p "$OUT" | grep -q "^ambiguous errno=0 server=none .* abandoned=0$"
+	[ "$(field 2 ms)" -ge 1900 ] && [ "$(field 2 probes)" -ge 5 ]
+	grep -q "failed: timed out" "$ERR"
+	# a running server and a statement slower than hung_probe_ms: each side connection
+	# finds the session's own server_id again
+	fo_exec --timeout 5000 --measure "$S2" "SELECT SLEEP(1)" >"$OUT" 2>"$ERR" 3>&-
+	cat "$OUT" "$ERR"
+	echo "$(field 2 probes) side connections"
+	sed -n 2p "$OUT" | grep -q "^ok errno=0 server=$S2 switches=0 value=0 .* abandoned=0$"
+	[ "$(field 2 ms)" -ge 1000 ] && [ "$(field 2 probes)" -ge 5 ]
+}
+
+@test "ka-drill through a stand-in VIP: a write in flight on a hung primary is abandoned once the VIP leads to the promoted replica, not after --timeout; nothing lost" {
+	fresh_pair
+	start_stall_proxy s1 " 20')" 23401     # the drill's 20th write stops server 1
+	drill_bg --hosts 127.0.0.1:23404 --database hungdb --rate 20 --duration 7 \
+		--timeout 8000 --json
+	proxy_said stopped
+	local t0 t1
+	t0=$(ms_now)
+	move_proxy                         # the VIP moves first: server 2 is read-only still
+	promote s2                         # what ka-notify-mariadb does, semi-sync off
+	mdb_sql s2 "SET GLOBAL rpl_semi_sync_master_enabled=0"
+	t1=$(ms_now)
+	drill_wait
+	# the write began about 300 ms before the proxy said "stopped"
+	local writer=$((t1 - t0 + 300)) outage waited
+	outage=$(j .longest_outage_ms)
+	waited=$(j '.switches[0].reason' | sed -n 's/.*abandoned after \([0-9]*\) ms.*/\1/p')
+	echo "server 1 stopped, server 2 a writer behind the VIP after about $writer ms;" \
+		"write abandoned after $waited ms; drill outage $outage ms, excess $((outage - writer)) ms"
+	[ "$DRILL_RC" = 0 ] && [ "$(j .lost)" = 0 ] && [ "$(j .duplicated)" = 0 ]
+	[ "$(j .ambiguous)" = 1 ]
+	[ "$(j '.ambiguous_committed + .ambiguous_reinserted')" = 1 ]
+	[ "$(j '.switches[0].errno')" = 2013 ] && [ "$(j '.switches[0].to_server_id')" = 2 ]
+	[[ "$(j '.switches[0].reason')" == *"now leads to writable server_id 2"* ]]
+	[ "$(j '.phases[-1].server_id')" = 2 ]
+	# a side connection that found server 2 read-only changed nothing
+	[ "$waited" -ge $((writer - 300)) ]
+	[ $((outage - writer)) -lt 1000 ] && [ "$outage" -lt 7000 ]
 }

@@ -99,6 +99,22 @@ teardown() { stop_silent_listener; }
 	assert_output --partial "for --retry-timeout"
 }
 
+@test "--hung-probe-ms takes 0 (off) or 50 to 60000 ms and refuses anything else" {
+	local v
+	for v in 1 49 60001 -1 x 2.5 ""; do
+		run -64 ka-drill --hosts 127.0.0.1 --hung-probe-ms "$v"
+		assert_output --partial "invalid value '$v' for --hung-probe-ms: expected 0 (off) or an integer from 50 to 60000"
+	done
+	for v in 0 50 60000; do
+		run -2 ka-drill --hosts "$DOWN" --failover-timeout 100 --hung-probe-ms "$v"
+		assert_output --partial "FAIL no endpoint reachable"
+	done
+	# usage and the man page name it
+	run -0 ka-drill --help
+	assert_output --partial "[--hung-probe-ms MS]"
+	grep -q '^\.BR --hung-probe-ms " MS"$' "$KA_REPO/client/ka-drill.8"
+}
+
 @test "--json still prints one object with the stable keys when nothing was reachable" {
 	run --separate-stderr -2 ka-drill --hosts "$DOWN" --failover-timeout 300 --json
 	local k
