@@ -131,8 +131,7 @@ int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port,
 	return 0;
 }
 
-/* 1 when a and b name the same address and port (IPv6 compared as numbers). */
-static int same_endpoint(const struct ka_endpoint *a, const struct ka_endpoint *b)
+int ka_endpoint_same(const struct ka_endpoint *a, const struct ka_endpoint *b)
 {
 	unsigned char x[16], y[16];
 	int fam = strchr(a->host, ':') ? AF_INET6 : AF_INET;
@@ -186,7 +185,7 @@ int ka_parse_hostport_list(const char *opt, const char *s, unsigned int default_
 		if (parse_list_item(opt, p, len, default_port, &out[*n], err, errlen) < 0)
 			return -1;
 		for (int i = 0; i < *n; i++)
-			if (same_endpoint(&out[i], &out[*n])) {
+			if (ka_endpoint_same(&out[i], &out[*n])) {
 				snprintf(err, errlen, "duplicate address '%s' in '%s' for %s",
 					 ka_endpoint_text(&out[*n], t, sizeof t), s, opt);
 				return -1;

@@ -54,6 +54,9 @@ int ka_split_hostport(const char *opt, const char *s, char *host, size_t hostlen
 int ka_parse_hostport(const char *opt, const char *s, unsigned int default_port, char *host,
 		      size_t hostlen, unsigned int *port, char *err, size_t errlen);
 
+/* 1 when a and b name the same address and port (IPv6 compared as numbers). */
+int ka_endpoint_same(const struct ka_endpoint *a, const struct ka_endpoint *b);
+
 /* "IP[:PORT],..." (also "[V6]:PORT") into up to max endpoints; duplicates refused.
  * Each item as ka_parse_hostport with default_port; an empty list or item (",," or a
  * trailing comma), more than max items, or one address twice (same IP and port, IPv6

@@ -146,9 +146,11 @@ void unfence_on_demote(struct run *r, struct ka_db *db)
 	const char *why = "this node cannot be read";
 	int64_t settled;
 	struct step *s;
+	struct ka_endpoint fenced;
 
-	if (r->o->dry_run || !fence_mark_held(r->o))
+	if (r->o->dry_run || !fence_mark_peer(r->o, &fenced))
 		return;
+	run_set_peer(r, &fenced);   /* the peer this node's promotion fenced */
 	s = step_open(r, "undo fence on peer");
 	if (db->my && !db->timed_out &&
 	    node_query_state(db, &local, step_deadline(r), err, sizeof err) == 0)
@@ -156,17 +158,17 @@ void unfence_on_demote(struct run *r, struct ka_db *db)
 	if (!*why && node_set_writable(r, &peer, "peer", &settled) == KA_OK) {
 		r->unfenced = 1;
 		fence_mark_clear(r->o);
-		step_close(r, s, "ok", "peer %s:%u read_only=0 again", r->o->peer.host,
-			   r->o->peer.port);
-		ka_log_notice("undid this node's fence on peer %s:%u", r->o->peer.host,
-			      r->o->peer.port);
+		step_close(r, s, "ok", "peer %s:%u read_only=0 again", r->peer_ep.host,
+			   r->peer_ep.port);
+		ka_log_notice("undid this node's fence on peer %s:%u", r->peer_ep.host,
+			      r->peer_ep.port);
 	} else {
 		step_close(r, s, "skipped", "%s%s%s", *why ? why : "read_only=0 failed",
 			   desc[0] ? ": " : "", desc);
 		if (!strcmp(why, "the peer lacks transactions this node holds"))
 			ka_log_err("peer %s:%u stays fenced (read-only): it lacks %s written here; "
 				   "make it catch up from this node, then SET GLOBAL read_only=0 "
-				   "on it", r->o->peer.host, r->o->peer.port, desc);
+				   "on it", r->peer_ep.host, r->peer_ep.port, desc);
 	}
 	ka_db_close(&peer);
 }

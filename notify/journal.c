@@ -36,6 +36,7 @@ void run_init(struct run *r, const struct opts *o, const struct creds *cr, enum 
 	snprintf(r->event_text, sizeof r->event_text, "%s", event_name(ev));
 	snprintf(r->source, sizeof r->source, "%s", source);
 	r->write_pause_ms = -1;
+	run_set_peer(r, &o->peer);
 	if (ev == EV_STOP)
 		r->budget_end = r->started + STOP_BUDGET_MS;
 }
@@ -166,7 +167,7 @@ static void json_peer(struct ka_json *j, const struct run *r)
 		ka_json_null(j, "peer");
 		return;
 	}
-	snprintf(addr, sizeof addr, "%s:%u", r->o->peer.host, r->o->peer.port);
+	snprintf(addr, sizeof addr, "%s:%u", r->peer_ep.host, r->peer_ep.port);
 	ka_json_obj_open(j, "peer");
 	ka_json_str(j, "address", addr);
 	ka_json_str(j, "state", peer_state_name(r->peer_state));
@@ -263,6 +264,7 @@ const char *journal_line(const struct run *r, char *buf, size_t len)
 			json_node(&j, "before", &r->before);
 			json_node(&j, "after", &r->after);
 			json_peer(&j, r);
+			others_json(r, &j);
 			json_steps(&j, r);
 		}
 		ka_json_int(&j, "elapsed_ms", ka_now_ms() - r->started);

@@ -44,7 +44,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " [--socket PATH | --host IP [--port N]] [--defaults-file FILE]\n"
-"       [--mode primary-replica|master-master] [--peer IP[:PORT]] [--fault-file PATH]\n"
+"       [--mode primary-replica|master-master] [--peer IP[:PORT][,IP[:PORT]...]]\n"
+"       [--replica IP[:PORT][,...]] [--self IP[:PORT]] [--fault-file PATH]\n"
 "       [--state-dir DIR] [--timeout MS] [--catchup-timeout SECONDS] [--hung-retry SECONDS]\n"
 "       [--rejoin-retry SECONDS] [--keep-user USER[,USER...]] [--instance NAME | --group NAME]\n"
 "       [--max-lag SECONDS] [--handover-timeout SECONDS]\n"
@@ -105,9 +106,15 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 	case 'f': o->defaults_file = optarg; return 0;
 	case 'm': return parse_mode(o, optarg, err, errlen);
 	case 'p':
-		o->have_peer = 1;
-		return ka_parse_hostport("--peer", optarg, 3306, o->peer.host, sizeof o->peer.host,
-					 &o->peer.port, err, errlen);
+		return ka_parse_hostport_list("--peer", optarg, 3306, o->peers, KA_MAX_PEERS,
+					      &o->npeer, err, errlen);
+	case 'e':
+		return ka_parse_hostport_list("--replica", optarg, 3306, o->replicas,
+					      KA_MAX_PEERS, &o->nreplica, err, errlen);
+	case 's':
+		o->have_self = 1;
+		return ka_parse_hostport("--self", optarg, 3306, o->self.host, sizeof o->self.host,
+					 &o->self.port, err, errlen);
 	case 'c': return ka_parse_long("--catchup-timeout", optarg, 0, 3600, &o->catchup_s, err,
 				       errlen);
 	case 'J': return ka_parse_long("--rejoin-retry", optarg, 0, 3600, &o->rejoin_retry_s,
@@ -136,13 +143,43 @@ static int apply_option(struct opts *o, int c, char **argv, char *err, size_t er
 	}
 }
 
+/* An address given twice across --peer, --replica and --self: -1 with err filled. */
+static int check_nodes(const struct opts *o, char *err, size_t errlen)
+{
+	const struct ka_endpoint *all[2 * KA_MAX_PEERS + 1];
+	const char *opt[2 * KA_MAX_PEERS + 1];
+	char t[80];
+	int n = 0;
+
+	for (int i = 0; i < o->npeer; i++, n++)
+		all[n] = &o->peers[i], opt[n] = "--peer";
+	for (int i = 0; i < o->nreplica; i++, n++)
+		all[n] = &o->replicas[i], opt[n] = "--replica";
+	if (o->have_self)
+		all[n] = &o->self, opt[n++] = "--self";
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < i; k++)
+			if (ka_endpoint_same(all[i], all[k])) {
+				snprintf(err, errlen, "address '%s' given to both %s and %s: every node "
+					 "once", ka_endpoint_text(all[i], t, sizeof t), opt[k], opt[i]);
+				return -1;
+			}
+	return 0;
+}
+
 /* Cross-option rules once everything is parsed. */
 static int check_options(struct opts *o, char *err, size_t errlen)
 {
 	char host[64];
 	unsigned int port;
 
-	if (o->socket && o->host)
+	if (o->npeer > 1 && o->mode == MODE_MM)
+		snprintf(err, errlen, "--mode master-master takes one --peer (got %d): a "
+			 "master-master pair has no third writer; add read-only nodes with "
+			 "--replica", o->npeer);
+	else if (check_nodes(o, err, errlen) < 0)
+		return -1;
+	else if (o->socket && o->host)
 		snprintf(err, errlen, "--socket and --host exclude each other");
 	else if (o->instance && o->group)
 		snprintf(err, errlen, "--instance and --group exclude each other");
@@ -230,6 +267,8 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		{ "defaults-file", required_argument, 0, 'f' },
 		{ "mode", required_argument, 0, 'm' },
 		{ "peer", required_argument, 0, 'p' },
+		{ "replica", required_argument, 0, 'e' },
+		{ "self", required_argument, 0, 's' },
 		{ "catchup-timeout", required_argument, 0, 'c' },
 		{ "hung-retry", required_argument, 0, 'r' },
 		{ "rejoin-retry", required_argument, 0, 'J' },
@@ -260,6 +299,9 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first, char *e
 		return ret;
 	if (check_options(o, err, errlen) < 0)
 		return -1;
+	o->have_peer = o->npeer > 0;
+	if (o->have_peer)
+		o->peer = o->peers[0];
 	snprintf(o->lock_dir, sizeof o->lock_dir, "%s", o->state_dir ? o->state_dir
 		 : DEFAULT_LOCK_DIR);
 	snprintf(o->journal_dir, sizeof o->journal_dir, "%s", o->state_dir ? o->state_dir
@@ -279,8 +321,8 @@ static int group_user(const char *file, const char *group, const char *const *gr
 	return 0;
 }
 
-/* Credentials: [client] for the HA account (local and peer), [ka-replication] for
- * CHANGE MASTER, [ka-check-mariadb]'s user (the checker) to spare on demotion.
+/* Credentials: [client] for the HA account (local and every other node), [ka-replication]
+ * for CHANGE MASTER, [ka-check-mariadb]'s user (the checker) to spare on demotion.
  * Returns 0 or -1 (err; the caller exits 78). */
 static int setup_creds(const struct opts *o, struct creds *cr, char *err, size_t errlen)
 {
@@ -290,10 +332,6 @@ static int setup_creds(const struct opts *o, struct creds *cr, char *err, size_t
 	if (ka_conn_setup(&cr->local, o->defaults_file, client_groups, o->host, o->port,
 			  o->socket, err, errlen) < 0)
 		return -1;
-	cr->peer = cr->local.addr;
-	cr->peer.host = o->peer.host;
-	cr->peer.port = o->peer.port;
-	cr->peer.socket = NULL;
 	if (!o->defaults_file)
 		return 0;
 	if (group_user(o->defaults_file, "ka-replication", repl_groups, &cr->repl, err,

@@ -40,7 +40,7 @@ int node_peer_greets(struct run *r, const char *who)
 	char err[300];
 	int64_t ms = r->o->timeout_ms < PEER_GREETING_MS ? r->o->timeout_ms : PEER_GREETING_MS;
 	struct step *s = step_open(r, "reach %s", who);
-	enum ka_tcp_reach got = ka_tcp_greets(&r->o->peer, ka_deadline_in(ms), err, sizeof err);
+	enum ka_tcp_reach got = ka_tcp_greets(&r->peer_ep, ka_deadline_in(ms), err, sizeof err);
 
 	if (got == KA_TCP_ANSWERS || got == KA_TCP_FAILED) {   /* FAILED: a local error */
 		step_close(r, s, "ok", "%s", got == KA_TCP_ANSWERS ? "greeted" : err);
@@ -65,7 +65,7 @@ int node_peer_reask(struct run *r, struct ka_db *peer)
 	ka_db_close(peer);
 	if (!node_peer_greets(r, "peer again"))
 		return r->peer_state = PEER_UNREACHABLE;
-	code = node_connect(r, peer, &r->cr->peer, "peer again");
+	code = node_connect(r, peer, &r->peer_addr, "peer again");
 	if (code == KA_UNREACHABLE || code == KA_TIMEOUT) {
 		ka_db_close(peer);
 		return r->peer_state = PEER_UNREACHABLE;
@@ -150,10 +150,10 @@ static int read_slaves(struct ka_db *db, struct node_state *st, int64_t deadline
 
 /* The positions must parse into a history and the received GTIDs into a set: else
  * st->unreadable says why (the state is still known: demotion needs only read_only). */
-static void check_readable(struct node_state *st)
+void node_check_readable(struct node_state *st)
 {
-	static struct ka_gtid_set scratch;   /* 12 KB: off the stack */
-	char err[300];
+	static struct ka_gtid_set scratch;   /* 12 KB: off the stack (never in a thread) */
+	char err[sizeof st->unreadable];
 
 	if (st->unreadable[0])
 		return;
@@ -168,6 +168,17 @@ static void check_readable(struct node_state *st)
 int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
 		     size_t errlen)
 {
+	if (node_query_raw(db, st, deadline, err, errlen) < 0)
+		return -1;
+	node_check_readable(st);
+	return 0;
+}
+
+/* node_query_state without the parse check (node_check_readable, which uses static
+ * memory): safe in a thread of its own (others.c). */
+int node_query_raw(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
+		   size_t errlen)
+{
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
@@ -175,7 +186,8 @@ int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, 
 	st->unreadable[0] = '\0';
 	if (ka_db_query(db, "SELECT @@global.read_only, @@global.gtid_binlog_pos, "
 			"@@global.gtid_slave_pos, @@global.gtid_current_pos, "
-			"@@global.gtid_binlog_state", &res, deadline, err, errlen) < 0)
+			"@@global.gtid_binlog_state, @@global.server_id", &res, deadline, err,
+			errlen) < 0)
 		return -1;
 	if (!res || !(row = mysql_fetch_row(res))) {
 		if (res)
@@ -188,10 +200,10 @@ int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, 
 	copy_pos(st, st->slave, row[2] ? row[2] : "", "gtid_slave_pos");
 	copy_pos(st, st->current, row[3] ? row[3] : "", "gtid_current_pos");
 	copy_pos(st, st->binlog_state, row[4] ? row[4] : "", "gtid_binlog_state");
+	st->server_id = strtoul(row[5] ? row[5] : "0", NULL, 10);
 	mysql_free_result(res);
 	if (read_slaves(db, st, deadline, err, errlen) < 0)
 		return -1;
-	check_readable(st);
 	st->known = 1;
 	return 0;
 }
@@ -626,7 +638,7 @@ int peer_probe(struct run *r, struct ka_db *peer)
 		return r->peer_state = PEER_NONE;
 	if (!node_peer_greets(r, "peer"))
 		return r->peer_state = PEER_UNREACHABLE;
-	code = node_connect(r, peer, &r->cr->peer, "peer");
+	code = node_connect(r, peer, &r->peer_addr, "peer");
 	if (code == KA_UNREACHABLE || code == KA_TIMEOUT)
 		return r->peer_state = PEER_UNREACHABLE;
 	if (code != KA_OK)
@@ -644,6 +656,23 @@ int peer_probe(struct run *r, struct ka_db *peer)
 		return r->peer_state = PEER_ERROR;
 	}
 	return r->peer_state = r->peer.read_only ? PEER_READ_ONLY : PEER_WRITABLE;
+}
+
+/* The address of endpoint ep with the local node's credentials (the HA account). */
+void node_addr_of(const struct run *r, const struct ka_endpoint *ep, struct ka_dbaddr *out)
+{
+	*out = r->cr->local.addr;
+	out->host = ep->host;
+	out->port = ep->port;
+	out->socket = NULL;
+}
+
+/* Makes ep the run's current peer: the one rejoin, the gate, the fence and switchover
+ * talk to. */
+void run_set_peer(struct run *r, const struct ka_endpoint *ep)
+{
+	r->peer_ep = *ep;
+	node_addr_of(r, &r->peer_ep, &r->peer_addr);
 }
 
 /* A connection name or other text as the inside of '...' (escaped). */

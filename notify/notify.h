@@ -7,11 +7,14 @@
  *   state.c              state dirs, tickets, the run lock, the fault file, the journal file
  *   journal.c            steps, outcome, the journal line and the printed result
  *   node.c               reading a server (read_only, GTID positions, replication), kills
+ *   others.c             several nodes: --peer lists and --replica, probed at once; the
+ *                        most-advanced catch-up and the repointing after a promotion
  *   promote.c demote.c rejoin.c   the actions
  */
 #ifndef KA_NOTIFY_H
 #define KA_NOTIFY_H
 
+#include "args.h"
 #include "conn.h"
 #include "db.h"
 #include "gtid.h"
@@ -26,7 +29,7 @@
 #define POS_LEN KA_GTID_TEXT_MAX /* a GTID position or state as text, read whole or refused */
 #define MAX_KEEP_USERS 16
 #define MAX_SLAVES 64         /* replication connections per server (more: state unreadable) */
-#define MAX_STEPS 40
+#define MAX_STEPS 64
 #define STOP_BUDGET_MS 800    /* keepalived SIGKILLs a STOP notify after 1 s (FACTS 9) */
 #define STOP_LOCK_MS 300      /* part of that budget spent waiting for the lock */
 #define CATCHUP_SLICE_MS 500  /* MASTER_GTID_WAIT slice between supersession checks */
@@ -35,6 +38,9 @@
 #define FORCE_SLICE_MS 100    /* read_only=1 waiting for writers: kill them this often */
 #define HANDOVER_DEFAULT_S 5  /* switchover: the peer writable within this (switchover.c) */
 #define MAX_MARKS 8           /* switchover timeline entries */
+#define MAX_OTHERS (2 * KA_MAX_PEERS)   /* --peer and --replica nodes */
+#define REPOINT_CONFIRM_MS 2000 /* a repointed node: both threads Yes within this */
+#define CATCHUP_CONNECTION "ka_catchup" /* the most-advanced catch-up's connection name */
 
 enum event {
 	EV_NONE, EV_MASTER, EV_BACKUP, EV_FAULT, EV_STOP, /* keepalived states */
@@ -48,8 +54,14 @@ struct opts {
 	const char *socket, *host, *defaults_file;
 	unsigned int port;
 	enum mode mode;
-	struct ka_endpoint peer;
+	struct ka_endpoint peer;         /* the first --peer (the peer of a pair) */
 	int have_peer;
+	struct ka_endpoint peers[KA_MAX_PEERS];   /* --peer IP[:PORT],... */
+	int npeer;
+	struct ka_endpoint replicas[KA_MAX_PEERS]; /* --replica: repointed, never promoted */
+	int nreplica;
+	struct ka_endpoint self;         /* --self: this node's address for the others */
+	int have_self;
 	long catchup_s;
 	long hung_retry_s;               /* FAULT/BACKUP on a hung server: keep trying this long */
 	long rejoin_retry_s;             /* BACKUP: retry a rejoin that cannot happen yet */
@@ -70,7 +82,6 @@ struct opts {
 /* Credentials and addresses, all from the option file and the command line. */
 struct creds {
 	struct ka_conn local;            /* [client] account, local address */
-	struct ka_dbaddr peer;           /* same account, --peer address */
 	struct ka_optvals repl;          /* [ka-replication] user/password for CHANGE MASTER */
 	int have_repl;
 	char monitor_user[128];          /* [ka-check-mariadb] user: its checks are not killed */
@@ -94,6 +105,7 @@ struct slave_row {
 struct node_state {
 	int known;
 	int read_only;
+	unsigned long server_id;
 	char binlog[POS_LEN], slave[POS_LEN], current[POS_LEN];
 	char binlog_state[POS_LEN];      /* gtid_binlog_state: every server's last GTID */
 	char unreadable[400];            /* why a position could not be read whole ("": all were) */
@@ -142,6 +154,11 @@ struct run {
 	struct { char name[24]; int64_t at; } marks[MAX_MARKS];   /* switchover timeline */
 	int nmarks;
 	int64_t write_pause_ms;          /* switchover: read_only=1 here to a writable node */
+	struct ka_endpoint peer_ep;      /* the current peer: --peer, or the one chosen of */
+	struct ka_dbaddr peer_addr;      /* several (others.c); its address to connect to */
+	char self_addr[96];              /* the address the others were repointed to */
+	char self_how[24];               /* "--self" or how it was found */
+	int multi;                       /* several nodes: others.c took part */
 };
 
 extern volatile sig_atomic_t ka_notify_term;   /* SIGTERM/SIGINT seen (state.c) */
@@ -178,8 +195,10 @@ int fault_file_write(const char *path, int value, char *err, size_t errlen);
 int fault_file_value(const char *path);
 int superseded(struct run *r);
 void fault_set(struct run *r, const char *why);
-int fence_mark_write(const struct opts *o, char *err, size_t errlen);
+int fence_mark_write(const struct opts *o, const struct ka_endpoint *ep, char *err,
+		     size_t errlen);
 int fence_mark_held(const struct opts *o);
+int fence_mark_peer(const struct opts *o, struct ka_endpoint *ep);
 void fence_mark_clear(const struct opts *o);
 void fault_clear(struct run *r, const char *why);
 
@@ -193,6 +212,11 @@ int fifo_has_newer(const struct opts *o, enum event ev);
 int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, const char *who);
 int node_query_state(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
 		     size_t errlen);
+int node_query_raw(struct ka_db *db, struct node_state *st, int64_t deadline, char *err,
+		   size_t errlen);
+void node_check_readable(struct node_state *st);
+void node_addr_of(const struct run *r, const struct ka_endpoint *ep, struct ka_dbaddr *out);
+void run_set_peer(struct run *r, const struct ka_endpoint *ep);
 int node_read(struct run *r, struct ka_db *db, const char *who, struct node_state *st);
 int node_code(const struct ka_db *db);
 void node_read_after(struct run *r, struct ka_db *db);
@@ -220,12 +244,28 @@ int node_peer_reask(struct run *r, struct ka_db *peer);
 int node_peer_greets(struct run *r, const char *who);
 void node_sql_quote(const char *s, char *out, size_t len);
 
+/* others.c: several nodes (see there). others_multi: this run handles more than a pair. */
+struct ka_json;
+int others_multi(const struct opts *o);
+int others_pick_writable(struct run *r, char *why, size_t len, int *code);
+int others_promote_probe(struct run *r, struct ka_db *peer, char *decision, size_t dlen,
+			 char *why, size_t len);
+int others_catch_up(struct run *r, struct ka_db *db, char *decision, size_t dlen, char *why,
+		    size_t len);
+void others_repoint(struct run *r, struct ka_db *db, char *summary, size_t len);
+void others_close(void);
+void others_json(const struct run *r, struct ka_json *j);
+
 /* promote.c, demote.c, rejoin.c */
 int promote(struct run *r);
 int demote(struct run *r, struct ka_db *db);
 int demote_hung_retry(struct run *r, struct ka_db *db);
 void unfence_on_demote(struct run *r, struct ka_db *db);
 int rejoin(struct run *r, struct ka_db *db);
+
+/* mark.c: after read_only=0 over an unreachable peer, one transaction of the promoted
+ * lineage (gtid: its GTID, "" when not written; best effort) */
+void promotion_mark(struct run *r, struct ka_db *db, char *gtid, size_t len);
 
 /* switchover.c: the operator's planned switchover, run on the VIP holder */
 int switchover(struct run *r);

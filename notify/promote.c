@@ -20,15 +20,20 @@
  *      a STOP that waits on a dead source), then the last drain; master-master:
  *      replication stays.
  *   6. Semi-sync without the 10 s stall of a commit with no replica connected
- *      (semisync_no_stall); read_only=0, verified; primary-replica: then STOP ALL
- *      SLAVES (waits for the killed IO threads) and RESET SLAVE ALL (the old source is
- *      journaled); the promotion GTID is journaled.
+ *      (semisync_no_stall); read_only=0, verified; at once the promotion mark (mark.c:
+ *      one GTID of this node's own, journaled as the promotion GTID); primary-replica:
+ *      then STOP ALL SLAVES (waits for the killed IO threads) and RESET SLAVE ALL (the
+ *      old source is journaled).
  * A dead, cut-off or hung peer costs PEER_GREETING_MS once; one that greets and then
  * hangs costs at most one --timeout per step. Only a connect that fails makes it
  * unreachable (node_peer_reask); it is then fenced by its own keepalived's demote
  * (FAULT/BACKUP) when it comes back. A fence counts when read_only=1 is read back
  * (node_force_read_only); a promotion that fenced and does not end promoted undoes it
  * (unfence); read_only=0 cannot land late (node_set_writable, settle_read_only).
+ * Several nodes (a --peer list, --replica; others.c): step 2 asks every node at once and
+ * the one writable peer is "the peer" of steps 4 and the fence; after step 5, this node
+ * catches up from the most advanced other node (catch_up_most_advanced); after
+ * read_only=0 and the mark, the other nodes are repointed to this one (others_repoint).
  */
 #include "notify.h"
 
@@ -104,14 +109,14 @@ static void fence(struct run *r, struct ka_db *peer)
 	int code;
 
 	r->fence_tried = 1;
-	code = node_force_read_only(r, peer, &r->cr->peer, "peer", r->o->timeout_ms);
+	code = node_force_read_only(r, peer, &r->peer_addr, "peer", r->o->timeout_ms);
 	if (code != KA_OK) {
-		ka_log_warn("cannot fence the peer %s:%u (exit %d)", r->o->peer.host,
-			    r->o->peer.port, code);
+		ka_log_warn("cannot fence the peer %s:%u (exit %d)", r->peer_ep.host,
+			    r->peer_ep.port, code);
 		return;
 	}
 	r->fenced = 1;
-	if (!r->o->dry_run && fence_mark_write(r->o, err, sizeof err) < 0)
+	if (!r->o->dry_run && fence_mark_write(r->o, &r->peer_ep, err, sizeof err) < 0)
 		ka_log_warn("%s", err);
 	if (!r->o->no_kill)
 		node_kill_clients(r, peer, "peer");
@@ -227,17 +232,17 @@ static void unfence(struct run *r, struct ka_db *db, struct ka_db *peer)
 	if (session_ready(r, db, &r->cr->local.addr, "local again") != KA_OK ||
 	    node_read_only(db, step_deadline(r), &ro, err, sizeof err) != KA_OK || !ro) {
 		ka_log_warn("peer %s:%u stays fenced: this node is not confirmed read-only",
-			    r->o->peer.host, r->o->peer.port);
+			    r->peer_ep.host, r->peer_ep.port);
 		return;
 	}
-	if (session_ready(r, peer, &r->cr->peer, "peer again") != KA_OK)
+	if (session_ready(r, peer, &r->peer_addr, "peer again") != KA_OK)
 		return;
 	if (node_set_writable(r, peer, "peer", &settled) != KA_OK)
 		return;
 	r->unfenced = 1;
 	fence_mark_clear(r->o);
-	ka_log_notice("peer %s:%u unfenced: this promotion did not complete", r->o->peer.host,
-		      r->o->peer.port);
+	ka_log_notice("peer %s:%u unfenced: this promotion did not complete", r->peer_ep.host,
+		      r->peer_ep.port);
 }
 
 /* What the peer holds that the local node lacks, by lineage (lib/gtid.h, FACTS 42):
@@ -386,7 +391,7 @@ static int catch_up_plan(struct run *r, struct ka_db *db, struct ka_db *peer)
 		if (missing > 0 && !node_io_connected(&r->before))
 			return refuse(r, "refused-peer-ahead", "peer %s:%u holds transactions this "
 				      "node lacks and it does not receive them: %s",
-				      r->o->peer.host, r->o->peer.port, ahead);
+				      r->peer_ep.host, r->peer_ep.port, ahead);
 		if (missing > 0)
 			plan(r, "wait up to %ld s for the peer's transactions this node lacks: %s",
 			     r->o->catchup_s, ahead);
@@ -418,7 +423,7 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 	if (r->peer_state == PEER_ERROR)
 		return refuse(r, "refused-peer-unknown", "peer %s:%u accepts connections but "
 			      "cannot be read, so whether it is writable or holds transactions this "
-			      "node lacks is unknown", o->peer.host, o->peer.port);
+			      "node lacks is unknown", r->peer_ep.host, r->peer_ep.port);
 	if (r->peer_state != PEER_READ_ONLY && r->peer_state != PEER_WRITABLE)
 		return GATE_PASS;   /* a fresh connect failed: unreachable */
 	missing = peer_ahead(cur, &r->peer, ahead, len);
@@ -426,7 +431,7 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 		return refuse(r, "refused-position-unreadable", "%s", ahead);
 	if (missing && !node_io_connected(cur))
 		return refuse(r, "refused-peer-ahead", "peer %s:%u holds transactions this node "
-			      "lacks and it does not receive them: %s", o->peer.host, o->peer.port,
+			      "lacks and it does not receive them: %s", r->peer_ep.host, r->peer_ep.port,
 			      ahead);
 	if (r->peer_state == PEER_WRITABLE && !r->fence_tried) {
 		fence(r, peer);
@@ -435,13 +440,13 @@ static int gate(struct run *r, struct ka_db *peer, const struct node_state *cur,
 	if (r->peer_state == PEER_WRITABLE)
 		return refuse(r, "refused-peer-writable", "peer %s:%u answers, is writable and "
 			      "its fence (read_only=1) was not confirmed: promoting would make two "
-			      "writable primaries", o->peer.host, o->peer.port);
+			      "writable primaries", r->peer_ep.host, r->peer_ep.port);
 	if (!missing)
 		return GATE_PASS;
 	if (ka_remaining_ms(end) <= 0)
 		return refuse(r, "refused-catchup-timeout", "catch-up timed out after %ld s: peer "
 			      "%s:%u still holds transactions this node lacks: %s", o->catchup_s,
-			      o->peer.host, o->peer.port, ahead);
+			      r->peer_ep.host, r->peer_ep.port, ahead);
 	return GATE_WAIT;
 }
 
@@ -802,9 +807,47 @@ static int already_primary(const struct run *r)
 	return r->o->mode == MODE_MM || r->before.nrows == 0;
 }
 
+/* Step 2: the peer (a pair), or every --peer and --replica at once (others.c). Returns
+ * KA_OK, or the refusal. */
+static int probe_peers(struct run *r, struct ka_db *peer)
+{
+	char decision[48], why[900];
+
+	if (others_multi(r->o)) {
+		if (others_promote_probe(r, peer, decision, sizeof decision, why, sizeof why) < 0)
+			return refuse(r, decision, "%s", why);
+		return KA_OK;
+	}
+	if (peer_probe(r, peer) == PEER_ERROR)
+		return refuse(r, "refused-peer-unknown", "peer %s:%u answers but cannot be read, "
+			      "so whether it holds transactions this node lacks is unknown: %s",
+			      r->peer_ep.host, r->peer_ep.port, r->peer_error);
+	return KA_OK;
+}
+
+/* Step 3b, several nodes: once this node applied what it received, it catches up from
+ * the most advanced other node (others_catch_up). Refused or interrupted: the IO threads
+ * run again (still the replica it was). Returns KA_OK, or the outcome is set. */
+static int catch_up_most_advanced(struct run *r, struct ka_db *db, int replicating)
+{
+	char decision[48], why[1100];
+	int rc;
+
+	if (!others_multi(r->o))
+		return KA_OK;
+	rc = others_catch_up(r, db, decision, sizeof decision, why, sizeof why);
+	if (rc == 0)
+		return KA_OK;
+	if (replicating && session_ready(r, db, &r->cr->local.addr, "local again") == KA_OK)
+		restart_io(r, db);
+	if (rc == -1)
+		return refuse(r, decision, "%s", why);
+	return r->code;
+}
+
 static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer)
 {
-	char warn[300] = "", err[512];
+	char warn[300] = "", err[512], mark[POS_LEN] = "", repointed[200] = "";
 	int code, replicating;
 
 	if ((code = node_read(r, db, "local", &r->before)) != KA_OK) {
@@ -814,13 +857,13 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 	if (already_primary(r))
 		return outcome(r, KA_OK, "already-primary", "read_only is already OFF%s: nothing "
 			       "to do", r->o->mode == MODE_PR ? " and no replication configured" : "");
-	if (peer_probe(r, peer) == PEER_ERROR)
-		return refuse(r, "refused-peer-unknown", "peer %s:%u answers but cannot be read, "
-			      "so whether it holds transactions this node lacks is unknown: %s",
-			      r->o->peer.host, r->o->peer.port, r->peer_error);
+	if ((code = probe_peers(r, peer)) != KA_OK)
+		return code;
 	if ((code = catch_up(r, db, peer)) != KA_OK || r->decision[0])
 		return code;
 	replicating = r->o->mode == MODE_PR && r->before.nrows;
+	if ((code = catch_up_most_advanced(r, db, replicating)) != KA_OK || r->decision[0])
+		return code;
 	if (replicating && superseded(r)) {
 		restart_io(r, db);   /* the last chance to give way with replication intact */
 		return outcome(r, KA_OK, "superseded", "a newer event arrived after catch-up; "
@@ -837,6 +880,10 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 			restart_io(r, db);
 		return code;
 	}
+	promotion_mark(r, db, mark, sizeof mark);
+	if (session_ready(r, db, &r->cr->local.addr, "local again") != KA_OK)
+		return replication_left(r, db, node_code(db));
+	others_repoint(r, db, repointed, sizeof repointed);   /* after the first write */
 	if (replicating && (code = end_replication(r, db, warn, sizeof warn)) != KA_OK)
 		return replication_left(r, db, code);
 	if (r->o->dry_run)
@@ -844,9 +891,10 @@ static int promote_connected(struct run *r, struct ka_db *db, struct ka_db *peer
 			       "writable primary%s", r->fenced ? " and the peer would be fenced" : "");
 	if (node_query_state(db, &r->after, step_deadline(r), err, sizeof err) < 0)
 		ka_log_warn("cannot read the state after promotion: %s", err);
-	return outcome(r, KA_OK, "promoted", "read_only=OFF, promotion GTID %s%s%s",
-		       r->after.known ? (r->after.binlog[0] ? r->after.binlog : "(empty)") : "?",
-		       r->o->mode == MODE_MM ? ", replication kept (master-master)" : "", warn);
+	return outcome(r, KA_OK, "promoted", "read_only=OFF, promotion GTID %s%s%s%s", mark[0] ?
+		       mark : r->after.known ? (r->after.binlog[0] ? r->after.binlog : "(empty)") :
+		       "?", r->o->mode == MODE_MM ? ", replication kept (master-master)" : "", warn,
+		       repointed);
 }
 
 int promote(struct run *r)
@@ -862,6 +910,7 @@ int promote(struct run *r)
 	}
 	if (strcmp(r->decision, "promoted") != 0)
 		unfence(r, &db, &peer);
+	others_close();
 	ka_db_close(&peer);
 	ka_db_close(&db);
 	return code;

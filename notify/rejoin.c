@@ -27,6 +27,9 @@
  *      changed, exit 9.
  *   5. Success lifts a FAULT this binary forced (the node is now a healthy replica).
  *
+ * Several peers (--peer list): all are probed at once and the rejoin goes to the one
+ * that is writable; none: not yet (retry); two or more: refused, naming them.
+ *
  * Retry (BACKUP only; the operator's rejoin answers at once): a read-only node that
  * replicates from no one is a stale standby; promoted later, it would lose every write
  * it never received. When the peer is down, read-only (both boot read-only; a fence not
@@ -111,6 +114,12 @@ static int rejoin_applies(struct run *r, const struct node_state *local, struct 
 		return 0;
 	}
 	*retry = 1;
+	if (r->o->npeer > 1) {   /* several: the one writable peer (others.c) */
+		int got = others_pick_writable(r, r->rejoin, sizeof r->rejoin, code);
+		others_close();
+		*retry = got >= 0;
+		return got == 1;
+	}
 	switch (peer_probe(r, peer)) {
 	case PEER_WRITABLE:
 		return 1;
@@ -134,17 +143,17 @@ static int change_master(struct run *r, struct ka_db *db)
 {
 	char sql[1400], label[700], host[140], user[300], pass[560];
 
-	node_sql_quote(r->o->peer.host, host, sizeof host);
+	node_sql_quote(r->peer_ep.host, host, sizeof host);
 	node_sql_quote(r->cr->repl.user, user, sizeof user);
 	node_sql_quote(r->cr->repl.password, pass, sizeof pass);
 	/* The password comes last: an error text quoting the statement's start never has it. */
 	snprintf(label, sizeof label, "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, "
 		 "MASTER_USER='%s', MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=%d, "
-		 "MASTER_PASSWORD=<from [ka-replication]>", host, r->o->peer.port, user,
+		 "MASTER_PASSWORD=<from [ka-replication]>", host, r->peer_ep.port, user,
 		 CONNECT_RETRY);
 	snprintf(sql, sizeof sql, "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%u, "
 		 "MASTER_USER='%s', MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=%d, "
-		 "MASTER_PASSWORD='%s'", host, r->o->peer.port, user, CONNECT_RETRY, pass);
+		 "MASTER_PASSWORD='%s'", host, r->peer_ep.port, user, CONNECT_RETRY, pass);
 	return node_exec(r, db, "local", label, sql);
 }
 
@@ -210,11 +219,11 @@ static int attach(struct run *r, struct ka_db *db, const struct node_state *loca
 	    (code = node_exec(r, db, "local", "START SLAVE", "START SLAVE")) != KA_OK) {
 		snprintf(r->rejoin, sizeof r->rejoin, "failed: CHANGE MASTER/START SLAVE");
 		return outcome(r, code, "rejoin-failed", "cannot start replication from %s:%u",
-			       r->o->peer.host, r->o->peer.port);
+			       r->peer_ep.host, r->peer_ep.port);
 	}
 	if (r->o->dry_run) {
 		snprintf(r->rejoin, sizeof r->rejoin, "would rejoin %s:%u from gtid_current_pos "
-			 "%.1000s", r->o->peer.host, r->o->peer.port, from);
+			 "%.1000s", r->peer_ep.host, r->peer_ep.port, from);
 		return KA_OK;
 	}
 	c = confirm(r, db, &w, err, sizeof err);
@@ -222,7 +231,7 @@ static int attach(struct run *r, struct ka_db *db, const struct node_state *loca
 		undo(r, db);
 		return diverged(r, w.io_error, "the primary %s:%u does not have this node's "
 				"position (errant transactions or purged binlogs): %s",
-				r->o->peer.host, r->o->peer.port, w.io_error);
+				r->peer_ep.host, r->peer_ep.port, w.io_error);
 	}
 	if (c == -2) {
 		snprintf(r->rejoin, sizeof r->rejoin, "failed");
@@ -234,7 +243,7 @@ static int attach(struct run *r, struct ka_db *db, const struct node_state *loca
 		return outcome(r, KA_TIMEOUT, "rejoin-unconfirmed", "%s", err);
 	}
 	snprintf(r->rejoin, sizeof r->rejoin, "rejoined %s:%u from gtid_current_pos %.1000s",
-		 r->o->peer.host, r->o->peer.port, from);
+		 r->peer_ep.host, r->peer_ep.port, from);
 	fault_clear(r, "rejoined the primary cleanly");
 	return KA_OK;
 }
@@ -256,7 +265,7 @@ static int checked_attach(struct run *r, struct ka_db *db, const struct node_sta
 	}
 	if (gtid_missing(&theirs, &mine, what, sizeof what) > 0)
 		return diverged(r, what, "this node holds transactions the primary %s:%u lacks: %s",
-				r->o->peer.host, r->o->peer.port, what);
+				r->peer_ep.host, r->peer_ep.port, what);
 	return attach(r, db, local);
 }
 

@@ -304,10 +304,11 @@ void fault_clear(struct run *r, const char *why)
 /* The fence this node's promotion set on --peer, remembered in LOCKDIR (a line "HOST
  * PORT") so that a later demotion of this node can undo it (case: a flap, MASTER then
  * BACKUP, while the peer kept the VIP read-only). Returns 0 or -1 (err). */
-int fence_mark_write(const struct opts *o, char *err, size_t errlen)
+int fence_mark_write(const struct opts *o, const struct ka_endpoint *ep, char *err,
+		     size_t errlen)
 {
 	char path[600], tmp[620], text[320];
-	int fd, n = snprintf(text, sizeof text, "%s %u\n", o->peer.host, o->peer.port);
+	int fd, n = snprintf(text, sizeof text, "%s %u\n", ep->host, ep->port);
 
 	path_in(path, sizeof path, o->lock_dir, FENCE_FILE);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -322,8 +323,8 @@ int fence_mark_write(const struct opts *o, char *err, size_t errlen)
 	return -1;
 }
 
-/* 1 when the fence mark names --peer. */
-int fence_mark_held(const struct opts *o)
+/* 1 when the fence mark names one of the --peer endpoints (copied into ep). */
+int fence_mark_peer(const struct opts *o, struct ka_endpoint *ep)
 {
 	char path[600], line[320], want[320];
 	FILE *f;
@@ -332,10 +333,24 @@ int fence_mark_held(const struct opts *o)
 	path_in(path, sizeof path, o->lock_dir, FENCE_FILE);
 	if (!(f = fopen(path, "r")))
 		return 0;
-	snprintf(want, sizeof want, "%s %u\n", o->peer.host, o->peer.port);
-	held = fgets(line, sizeof line, f) && !strcmp(line, want);
+	if (fgets(line, sizeof line, f))
+		for (int i = 0; i < o->npeer && !held; i++) {
+			snprintf(want, sizeof want, "%s %u\n", o->peers[i].host, o->peers[i].port);
+			if (!strcmp(line, want)) {
+				*ep = o->peers[i];
+				held = 1;
+			}
+		}
 	fclose(f);
 	return held;
+}
+
+/* 1 when the fence mark names one of the --peer endpoints. */
+int fence_mark_held(const struct opts *o)
+{
+	struct ka_endpoint ep;
+
+	return fence_mark_peer(o, &ep);
 }
 
 void fence_mark_clear(const struct opts *o)

@@ -232,8 +232,8 @@ static int connect_both(struct sw *w)
 	if ((code = node_connect(r, &w->local, &r->cr->local.addr, "local")) != KA_OK)
 		return outcome(r, code, "local-unreachable", "cannot switch over: %s",
 			       r->local_error), -1;
-	if ((code = node_connect(r, &w->peer, &r->cr->peer, "peer")) != KA_OK) {
-		check(w, "peer reachable", 0, "peer %s:%u: %s", r->o->peer.host, r->o->peer.port,
+	if ((code = node_connect(r, &w->peer, &r->peer_addr, "peer")) != KA_OK) {
+		check(w, "peer reachable", 0, "peer %s:%u: %s", r->peer_ep.host, r->peer_ep.port,
 		      r->peer_error);
 		return -1;
 	}
@@ -531,7 +531,7 @@ static int peer_read_only(struct sw *w)
 	    node_read_only(&w->peer, step_deadline(r), &ro, err, sizeof err) == KA_OK)
 		return ro;
 	ka_db_close(&w->peer);
-	if (ka_db_connect(&w->peer, &r->cr->peer, step_deadline(r), err, sizeof err) < 0) {
+	if (ka_db_connect(&w->peer, &r->peer_addr, step_deadline(r), err, sizeof err) < 0) {
 		code = ka_db_exit_code(&w->peer);
 		ka_db_close(&w->peer);
 		return code == KA_UNREACHABLE || code == KA_TIMEOUT ? -2 : -1;
@@ -606,7 +606,7 @@ static int wait_rejoin(struct sw *w)
 				   "threads running", w->peer_id);
 			return outcome(r, KA_OK, "switched-over", "the peer %s:%u is the writable "
 				       "primary, this node replicates from it; writes paused %lld ms",
-				       r->o->peer.host, r->o->peer.port, (long long)r->write_pause_ms);
+				       r->peer_ep.host, r->peer_ep.port, (long long)r->write_pause_ms);
 		}
 		sleep_ms(REJOIN_POLL_MS);
 	}
@@ -614,7 +614,7 @@ static int wait_rejoin(struct sw *w)
 	return outcome(r, KA_TIMEOUT, "switched-not-rejoined", "the peer %s:%u is the writable "
 		       "primary (writes paused %lld ms), but this node does not replicate from it "
 		       "with both threads running: see this node's backup notify in the journal",
-		       r->o->peer.host, r->o->peer.port, (long long)r->write_pause_ms);
+		       r->peer_ep.host, r->peer_ep.port, (long long)r->write_pause_ms);
 }
 
 /* Step 4 failed: 0 into the fault file, keepalived decides. */
@@ -672,7 +672,7 @@ static int plan_all(struct sw *w)
 	plan(r, "wait up to %ld s until this node replicates from the peer",
 	     r->o->rejoin_retry_s + REJOIN_EXTRA_S);
 	return outcome(r, KA_OK, "switchover-planned", "preflight passed: the peer %s:%u "
-		       "would become the primary", r->o->peer.host, r->o->peer.port);
+		       "would become the primary", r->peer_ep.host, r->peer_ep.port);
 }
 
 int switchover(struct run *r)
@@ -681,6 +681,10 @@ int switchover(struct run *r)
 
 	memset(&w, 0, sizeof w);
 	w.r = r;
+	if (r->o->npeer > 1)
+		return outcome(r, KA_REFUSED, "switchover-refused", "switchover takes one --peer "
+			       "(got %d): with several peers, which one takes over is keepalived's "
+			       "election; run it on a pair, or move the VIP by hand", r->o->npeer);
 	if (preflight(&w) < 0) {
 		if (!r->decision[0] || r->code == KA_OK)
 			outcome(r, KA_REFUSED, "switchover-refused", "%d preflight check(s) failed",

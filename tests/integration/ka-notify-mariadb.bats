@@ -11,6 +11,8 @@ PC=23452
 PDEAD=23499
 PD=23453   # d, e: MariaDB's default semi-sync timeouts, semi-sync on both sides
 PE=23454
+PF=23455   # f, g: a third and a fourth node (several peers, --replica; issue 12)
+PG=23456
 
 setup_file() {
 	load ../helpers/common
@@ -21,11 +23,13 @@ setup_file() {
 	# d, e: a pair on MariaDB's default semi-sync timeouts (issue 10 part 4)
 	mdb_start d $PD 4 --rpl-semi-sync-master-timeout=10000
 	mdb_start e $PE 5 --rpl-semi-sync-master-timeout=10000
+	mdb_start f $PF 6
+	mdb_start g $PG 7
 	local n dir
 	for n in d e; do
 		mdb_sql $n "SET sql_log_bin=0; GRANT RELOAD ON *.* TO ka_ha@'localhost', ka_ha@'127.0.0.1'"
 	done
-	for n in a b c; do
+	for n in a b c f g; do
 		# RESET SLAVE ALL needs RELOAD; semi-sync off so a lone primary commits at once.
 		mdb_sql $n "SET sql_log_bin=0; GRANT RELOAD ON *.* TO ka_ha@'localhost', ka_ha@'127.0.0.1';
 			SET GLOBAL rpl_semi_sync_master_enabled=0"
@@ -59,7 +63,7 @@ teardown() {
 		wait "$p" 2>/dev/null
 	done
 	local n pid
-	for n in a b c d e; do
+	for n in a b c d e f g; do
 		pid=$(mdb_pid $n)
 		[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
 	done
@@ -161,6 +165,7 @@ app_client_ended() {
 		and .before.replication[0].gtid_io_pos == $pos
 		and .after.read_only == false and .after.gtid_binlog_pos == $pos
 		and .peer.fenced == true
+		and ([.steps[] | select(.step | startswith("promotion mark"))] == [])
 		and ([.steps[] | select(.step == "catch up" and .result == "ok")] | length == 1)
 		and ([.steps[] | select(.step | startswith("RESET SLAVE ALL"))] | length == 1)
 		and all(.steps[]; .duration_ms >= 0)'
@@ -461,20 +466,20 @@ wait_slave_field() {
 		| $i != null and $j != null and $i < $j'
 }
 
-@test "case 5: refuses to promote a node whose higher seq_no is another lineage (0-1-5 does not hold 0-2-4)" {
+@test "case 5: refuses to promote a node whose higher seq_no is another lineage (0-1-5 does not hold 0-2-5)" {
 	pair_reset                                       # a and b hold 0-1-3
 	mdb_sql b "STOP SLAVE"
 	mdb_sql a "INSERT INTO t.x VALUES (2); INSERT INTO t.x VALUES (3)"   # 0-1-5, never on b
 	run -0 ka_b_alone master                         # a is "down": b takes over
 	assert_output --partial "OK promoted"
-	mdb_sql b "INSERT INTO t.x VALUES (30)"          # 0-2-4: acknowledged by b
+	mdb_sql b "INSERT INTO t.x VALUES (30)"          # 0-2-5 (0-2-4 is the promotion mark)
 	mdb_sql b "SET GLOBAL read_only=1"
 	mdb_sql a "SET GLOBAL read_only=1"               # a comes back read-only (rule 1)
 	[ "$(mdb_sql a 'SELECT @@gtid_binlog_pos')" = 0-1-5 ]
-	[ "$(mdb_sql b 'SELECT @@gtid_binlog_pos')" = 0-2-4 ]
+	[ "$(mdb_sql b 'SELECT @@gtid_binlog_pos')" = 0-2-5 ]
 	run -9 ka_a master
 	assert_output --partial "FAIL refused-peer-ahead: peer 127.0.0.1:$PB holds transactions this node lacks"
-	assert_output --partial "0-2-4 (holds 0-1-5)"
+	assert_output --partial "0-2-5 (holds 0-1-5)"
 	[ "$(ro a)" = 1 ]
 	[ "$(cat "$T/sa/fault")" = 1 ]
 }
@@ -840,6 +845,25 @@ hide_errant_gtid_on_b() {
 	run -0 ka_a backup
 	[ "$(ro a)" = 1 ]
 	assert_output --partial "rejoined 127.0.0.1:$PB"
+}
+
+@test "a promotion past a hung peer writes the promotion mark, so the thawed peer's unsent write does not make it look ahead" {
+	pair_reset
+	mdb_sql b "STOP SLAVE IO_THREAD"
+	mdb_sql a "INSERT INTO t.x VALUES (77)"              # 0-1-4: in flight, never sent to b
+	kill -STOP "$(mdb_pid a)"
+	run ka_b --timeout 500 master
+	kill -CONT "$(mdb_pid a)"
+	[ "$status" -eq 0 ]
+	assert_output --partial "OK promoted: read_only=OFF, promotion GTID 0-2-4"
+	last_journal sb | jq -e '[.steps[] | select(.step | startswith("promotion mark"))
+		| .result] == ["ok"] and .after.gtid_binlog_pos == "0-2-4"'
+	# both writable, a holds 0-1-4 that b lacks: the checkers' successor rule keeps b
+	# (promoted after the parting point) and fails a (the old lineage)
+	run -0 ka-check-mariadb --defaults-file "$CNF" --host 127.0.0.1 --port $PB \
+		--peer 127.0.0.1:$PA
+	run -11 ka-check-mariadb --defaults-file "$CNF" --host 127.0.0.1 --port $PA \
+		--peer 127.0.0.1:$PB
 }
 
 # --- issue 10 part 4: promotion without stalls on MariaDB's default semi-sync settings
@@ -1370,4 +1394,152 @@ wait_a_fault() {
 	wait_value a "SELECT COUNT(*) FROM t.x WHERE i IN (1105, 1106)" 2
 	jq -s -e '[.[] | select(.event == "switchover")][-1] | .code == 0 and
 		.write_pause_ms > 0 and .timeline_ms.vip_released != null' < "$T/sa/journal.jsonl"
+}
+
+# --- several nodes (issue 12): a the primary, b and f its replicas (g: a --replica) ---
+
+# a: writable primary with t.x holding one row; b, f (and g): its read-only GTID replicas.
+trio_reset() {
+	local n
+	[ -n "$(mdb_pid a)" ] || mdb_launch a
+	for n in g f b a; do
+		mdb_sql $n "STOP ALL SLAVES; RESET SLAVE ALL; SET GLOBAL read_only=0;
+			DROP DATABASE IF EXISTS t; RESET MASTER; SET GLOBAL gtid_slave_pos=''"
+	done
+	mdb_sql a "CREATE DATABASE t; CREATE TABLE t.x (i INT PRIMARY KEY); INSERT INTO t.x VALUES (1)"
+	for n in b f g; do
+		mdb_replicate $n a
+		mdb_sql $n "SET GLOBAL read_only=1"
+	done
+	for n in b f g; do mdb_wait_synced $n a; done
+}
+
+# ka-notify-mariadb on b with a and f as its peers.
+ka_b3() {
+	ka-notify-mariadb --defaults-file "$CNF" --port "$PB" --peer "127.0.0.1:$PA,127.0.0.1:$PF" \
+		--state-dir "$T/sb" --fault-file "$T/sb/fault" "$@"
+}
+
+# The default connection of $1: "PORT IO SQL" of its source.
+source_of() {
+	mariadb --no-defaults -uroot -S "$(mdb_socket "$1")" -e "SHOW SLAVE STATUS\G" |
+		awk '$1 == "Master_Port:" { p = $2 } $1 == "Slave_IO_Running:" { io = $2 }
+			$1 == "Slave_SQL_Running:" { sql = $2 } END { print p, io, sql }'
+}
+
+# Waits (up to 5 s) until $1 replicates from port $2 with both threads running.
+wait_source() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(source_of "$1")" = "$2 Yes Yes" ] && return 0
+		sleep 0.1
+	done
+	echo "'$1' does not replicate from $2 with both threads running: $(source_of "$1")" >&2
+	return 1
+}
+
+@test "several peers: the winner catches up from the third node that alone has the last write, before read_only=0" {
+	trio_reset
+	mdb_sql b "STOP SLAVE IO_THREAD"                  # the ack comes from f alone
+	mdb_sql a "INSERT INTO t.x VALUES (2)"
+	mdb_wait_synced f a
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x')" = 1 ]
+	mdb_kill a
+	run -0 ka_b3 master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x WHERE i = 2')" = 1 ]
+	[ "$(ro b)" = 0 ]
+	[ "$(replication_rows b)" = 0 ]                  # ka_catchup and the old source are gone
+	last_journal sb | jq -e --arg f "127.0.0.1:$PF" '
+		([.steps[] | .step] | index("catch up from peer " + $f)) as $c
+		| ([.steps[] | .step] | index("SET GLOBAL read_only=0 on local")) as $w
+		| $c != null and $w != null and $c < $w
+		and ([.steps[] | select(.step == "catch up from peer " + $f) | .result] == ["ok"])
+		and ([.steps[] | select(.step == "most advanced node") | .detail][0] | contains($f))
+		and ([.peers[] | select(.endpoint == "127.0.0.1:'"$PA"'") | .state] == ["unreachable"])'
+	mdb_launch a
+}
+
+@test "several peers: after the promotion the third node replicates from the winner's real address" {
+	trio_reset
+	mdb_kill a
+	run -0 ka_b3 master
+	assert_output --partial "OK promoted"
+	assert_output --partial "repointed 1 of 1 node(s) to 127.0.0.1:$PB"
+	wait_source f "$PB"
+	mdb_sql b "INSERT INTO t.x VALUES (3)"
+	wait_value f "SELECT COUNT(*) FROM t.x WHERE i = 3" 1
+	last_journal sb | jq -e --arg f "127.0.0.1:$PF" '
+		([.steps[] | select(.step == "repoint peer " + $f) | .result] == ["ok"])
+		and ([.steps[] | select(.step == "self address") | .detail][0] | contains("no --self"))
+		and ([.peers[] | select(.endpoint == $f) | .repointed] == ["ok"])'
+	mdb_launch a
+}
+
+@test "several peers: a third node with an errant GTID is named in the journal and not repointed" {
+	trio_reset
+	mdb_sql f "SET GLOBAL read_only=0; INSERT INTO t.x VALUES (66); SET GLOBAL read_only=1"
+	local errant
+	errant=$(mdb_sql f "SELECT @@gtid_binlog_pos")
+	[[ "$errant" == 0-6-* ]]
+	mdb_kill a
+	run -0 ka_b3 master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x WHERE i = 66')" = 0 ]
+	[ "$(source_of f | cut -d' ' -f1)" = "$PA" ]      # untouched: still the old source
+	last_journal sb | jq -e --arg f "127.0.0.1:$PF" --arg g "$errant" '
+		(.diverged | contains($f) and contains($g))
+		and ([.steps[] | select(.step == "leave out peer " + $f) | .result] == ["skipped"])
+		and ([.steps[] | select(.step == "repoint peer " + $f) | .result] == ["skipped"])
+		and ([.steps[] | select(.step | startswith("catch up from"))] | length == 0)'
+	mdb_launch a
+}
+
+@test "a pair with a --replica: the old primary is fenced and the replica is repointed to --self" {
+	trio_reset
+	mdb_sql f "STOP SLAVE; RESET SLAVE ALL"           # f plays no part here
+	run -0 ka-notify-mariadb --defaults-file "$CNF" --port "$PB" --peer "127.0.0.1:$PA" \
+		--replica "127.0.0.1:$PG" --self "127.0.0.1:$PB" --state-dir "$T/sb" \
+		--fault-file "$T/sb/fault" master
+	assert_output --partial "OK promoted"
+	[ "$(ro a)" = 1 ]
+	wait_source g "$PB"
+	[ "$(source_of a | cut -d' ' -f1)" = "" ]         # the old primary is left to its rejoin
+	last_journal sb | jq -e --arg g "127.0.0.1:$PG" '.peer.fenced == true
+		and ([.steps[] | select(.step == "repoint replica " + $g) | .result] == ["ok"])
+		and ([.steps[] | select(.step == "self address") | .detail][0] | contains("--self"))
+		and ([.peers[] | select(.role == "replica") | .repointed] == ["ok"])'
+}
+
+@test "rejoin with two peers goes to the writable one, and refuses when both are writable" {
+	trio_reset
+	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"            # b: read-only, replicating from no one
+	mdb_sql f "SET GLOBAL read_only=0"
+	run -9 ka-notify-mariadb --defaults-file "$CNF" --port "$PB" \
+		--peer "127.0.0.1:$PF,127.0.0.1:$PA" --state-dir "$T/sb" --fault-file "$T/sb/fault" \
+		rejoin
+	assert_output --partial "2 peers are writable (127.0.0.1:$PF, 127.0.0.1:$PA)"
+	[ "$(replication_rows b)" = 0 ]
+	mdb_sql f "SET GLOBAL read_only=1"
+	run -0 ka-notify-mariadb --defaults-file "$CNF" --port "$PB" \
+		--peer "127.0.0.1:$PF,127.0.0.1:$PA" --state-dir "$T/sb" --fault-file "$T/sb/fault" \
+		rejoin
+	assert_output --partial "rejoined 127.0.0.1:$PA"
+	wait_source b "$PA"
+}
+
+@test "several peers: a read-only old primary that alone holds the last write is caught up from, then repointed" {
+	trio_reset
+	mdb_sql b "STOP SLAVE IO_THREAD"
+	mdb_sql f "STOP SLAVE IO_THREAD"
+	mdb_sql a "INSERT INTO t.x VALUES (4); SET GLOBAL read_only=1"   # demoted by its keepalived
+	run -0 ka_b3 master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x WHERE i = 4')" = 1 ]
+	wait_source a "$PB"
+	wait_source f "$PB"
+	last_journal sb | jq -e --arg a "127.0.0.1:$PA" '
+		([.steps[] | select(.step == "catch up from peer " + $a) | .result] == ["ok"])
+		and ([.steps[] | select(.step == "repoint peer " + $a) | .detail][0]
+			| contains("current_pos"))'
 }

@@ -154,6 +154,37 @@ hold_lock() {
 	assert_output --partial "--fifo takes no event words"
 }
 
+@test "several nodes: --peer, --replica and --self refuse bad values with exit 64" {
+	run -64 ka-notify-mariadb --peer 192.0.2.2,192.0.2.2 master
+	assert_output --partial "duplicate address '192.0.2.2:3306'"
+	run -64 ka-notify-mariadb --peer 192.0.2.2,,192.0.2.3 master
+	assert_output --partial "empty address"
+	run -64 ka-notify-mariadb --peer 192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4,192.0.2.5,192.0.2.6,192.0.2.7,192.0.2.8,192.0.2.9 master
+	assert_output --partial "too many addresses"
+	run -64 ka-notify-mariadb --replica db3.example master
+	assert_output --partial "use a numeric IP address"
+	run -64 ka-notify-mariadb --replica 192.0.2.3, master
+	assert_output --partial "empty address"
+	run -64 ka-notify-mariadb --self db1.example:3306 master
+	assert_output --partial "use a numeric IP address"
+	run -64 ka-notify-mariadb --peer 192.0.2.2:3306 --replica 192.0.2.2 master
+	assert_output --partial "address '192.0.2.2:3306' given to both --peer and --replica"
+	run -64 ka-notify-mariadb --peer 192.0.2.2 --self 192.0.2.2:3306 master
+	assert_output --partial "given to both --peer and --self"
+	run -64 ka-notify-mariadb --peer 192.0.2.2,192.0.2.3 --mode master-master master
+	assert_output --partial "--mode master-master takes one --peer (got 2)"
+	run -64 ka-notify-mariadb master --replica
+	assert_output --partial "option '--replica' needs a value"
+}
+
+@test "several nodes: the options are accepted in any place, and switchover takes one peer" {
+	run -0 kn --peer 192.0.2.2:3307,[2001:db8::3]:3306 --replica 192.0.2.4 --self 192.0.2.1 \
+		--dry-run --help
+	mkdir -p "$S"
+	run -9 kn switchover --peer 192.0.2.2,192.0.2.3 --fault-file "$S/fault"
+	assert_output --partial "FAIL switchover-refused: switchover takes one --peer (got 2)"
+}
+
 @test "exits 64 for operator actions that lack what they need" {
 	run -64 ka-notify-mariadb clear-fault
 	assert_output --partial "clear-fault needs --fault-file"
