@@ -1,9 +1,11 @@
-# The network-namespace lab: two MariaDB nodes, each with its own mariadbd and keepalived,
-# a client and a witness, on one bridge without uplink (DESIGN.md "Labs").
+# The network-namespace lab: two (or three) MariaDB nodes, each with its own mariadbd and
+# keepalived, a client and a witness, on one bridge without uplink (DESIGN.md "Labs").
 #
 #   ka-lan      holds the bridge ka-br0 (no address, no uplink, nothing routed)
 #   ka-db1      eth0 192.0.2.11   mariadbd :3306 + keepalived (ROLE master, priority 100)
 #   ka-db2      eth0 192.0.2.12   mariadbd :3306 + keepalived (ROLE backup, priority 90)
+#   ka-db3      eth0 192.0.2.13   LAB_NODES=3 only: mariadbd :3306 + keepalived (ROLE backup,
+#                                 CANDIDATE_RANK 2: priority 80), replicating from db1 as db2
 #   ka-client   eth0 192.0.2.20   writers (ka-drill) through the VIP 192.0.2.100
 #   ka-witness  eth0 192.0.2.30   a TCP listener on :7 for ka-check-mariadb --witness (it
 #                                 sends a banner line, as sshd does)
@@ -14,6 +16,9 @@
 # so lab_down removes all of it, also after a failed or interrupted run. One lab per machine.
 #
 # Settings (environment, read by lab_up and recorded in $KA_LAB_DIR/settings):
+#   LAB_NODES=2|3  3: db3 as well; every node's keepalived, checks and notify get the other
+#     two as --peer list (PEER_IP=IP,IP); primary-replica only. The helpers that look at
+#     "every node" (lab_nodes) follow the running lab's recorded LAB_NODES.
 #   LAB_MODE=primary-replica|master-master  LAB_VRRP_VERSION=2|3  LAB_ADVERT_INT=1
 #   LAB_UNICAST=no|yes  LAB_NOTIFY=scripts|fifo  LAB_WITNESS=yes|no
 #   LAB_PROFILE=stock|fast  fast: the templates' PROFILE=fast (VRRPv3, LAB_ADVERT_INT default
@@ -28,9 +33,11 @@ LAB_RENDER=$LAB_REPO/conf-templates/render
 LAB_VIP=192.0.2.100
 LAB_WITNESS_PORT=7
 LAB_DB=ka_lab
-LAB_NAMESPACES=(ka-db1 ka-db2 ka-client ka-witness ka-lan)
-declare -gA LAB_IP=([db1]=192.0.2.11 [db2]=192.0.2.12 [client]=192.0.2.20 [witness]=192.0.2.30)
-declare -gA LAB_SID=([db1]=11 [db2]=12)
+# Every namespace a lab may have made (db3 too): lab_down removes whatever of them exists.
+LAB_NAMESPACES=(ka-db1 ka-db2 ka-db3 ka-client ka-witness ka-lan)
+declare -gA LAB_IP=([db1]=192.0.2.11 [db2]=192.0.2.12 [db3]=192.0.2.13 [client]=192.0.2.20
+	[witness]=192.0.2.30)
+declare -gA LAB_SID=([db1]=11 [db2]=12 [db3]=13)
 LAB_PW_CHECK=lab-check-pw-1
 LAB_PW_HA=lab-ha-pw-123
 LAB_PW_REPL=lab-repl-pw-1
@@ -41,9 +48,45 @@ lab_log() { printf 'lab %s: %s\n' "$(date +%T.%3N)" "$*" >&2; }
 # Milliseconds since the epoch, without a fork.
 lab_now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
+# The other node of a pair (2-node helpers; with three nodes see lab_peers).
 lab_peer() { [ "$1" = db1 ] && echo db2 || echo db1; }
 
+# How many database nodes the lab has: the running lab's recorded LAB_NODES, else the
+# environment's, else 2.
+lab_node_count() {
+	local n=""
+	[ -r "$LAB_DIR/settings" ] && n=$(sed -n 's/^LAB_NODES=//p' "$LAB_DIR/settings")
+	echo "${n:-${LAB_NODES:-2}}"
+}
+
+# The database nodes, one line: "db1 db2" or "db1 db2 db3".
+lab_nodes() {
+	local i out="" c
+	c=$(lab_node_count)
+	for ((i = 1; i <= c; i++)); do out+="${out:+ }db$i"; done
+	echo "$out"
+}
+
+# Every database node but NODE, one line ("db2 db3" for db1 of three).
+lab_peers() {
+	local n out=""
+	for n in $(lab_nodes); do [ "$n" = "$1" ] || out+="${out:+ }$n"; done
+	echo "$out"
+}
+
+# NODE's keepalived priority: db1 100 (ROLE master), dbN 100 - 10 x (N - 1) (ROLE backup,
+# CANDIDATE_RANK N - 1).
+lab_priority() { echo $((110 - 10 * ${1#db})); }
+
+# The real addresses of NODES ("$@"), comma separated (render's PEER_IP list).
+lab_ip_list() {
+	local n out=""
+	for n in "$@"; do out+="${out:+,}${LAB_IP[$n]}"; done
+	echo "$out"
+}
+
 lab_settings_load() {
+	: "${LAB_NODES:=2}"
 	: "${LAB_UNICAST:=no}" "${LAB_NOTIFY:=scripts}" "${LAB_WITNESS:=yes}" "${LAB_PROFILE:=stock}"
 	if [ "$LAB_PROFILE" = fast ]; then
 		: "${LAB_VRRP_VERSION:=3}" "${LAB_ADVERT_INT:=0.1}"
@@ -69,7 +112,7 @@ lab_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 lab_ours() {
 	lab_pid_alive "$1" || return 1
 	case $(ip netns identify "$1" 2>/dev/null) in
-	ka-db1|ka-db2|ka-client|ka-witness|ka-lan) return 0 ;;
+	ka-db1|ka-db2|ka-db3|ka-client|ka-witness|ka-lan) return 0 ;;
 	esac
 	return 1
 }
@@ -106,7 +149,7 @@ lab_net_up() {
 	ip -n ka-lan link set lo up
 	ip -n ka-lan link add ka-br0 type bridge mcast_snooping 0 || return 1
 	ip -n ka-lan link set ka-br0 up
-	for n in db1 db2 client witness; do
+	for n in $(lab_nodes) client witness; do
 		ip netns add "ka-$n" || return 1
 		ip -n ka-lan link add "v-$n" type veth peer name eth0 netns "ka-$n" || return 1
 		ip -n ka-lan link set "v-$n" master ka-br0 up
@@ -130,6 +173,25 @@ NFT
 }
 
 lab_heal() { ip netns exec "ka-$1" nft delete table inet ka_lab_partition 2>/dev/null; true; }
+
+# NODE's replication stream from SOURCE stalls: NODE drops what SOURCE sends on the
+# connection of NODE's IO thread (found in SOURCE's binlog dump threads), nothing else.
+# The IO thread still shows "Yes" (until slave_net_timeout), but receives and acknowledges
+# nothing: the other replica alone acknowledges semi-sync commits.
+lab_stall_replication() {
+	local node=$1 src=$2 port
+	port=$(lab_sql "$src" "SELECT SUBSTRING_INDEX(HOST, ':', -1) FROM information_schema.PROCESSLIST
+		WHERE COMMAND = 'Binlog Dump' AND HOST LIKE '${LAB_IP[$node]}:%' LIMIT 1" 5)
+	[[ $port =~ ^[0-9]+$ ]] || { lab_log "no binlog dump thread of $src serves $node"; return 1; }
+	ip netns exec "ka-$node" nft -f - <<NFT
+table inet ka_lab_stall {
+	chain input { type filter hook input priority -300; policy accept;
+		ip saddr ${LAB_IP[$src]} tcp sport 3306 tcp dport $port drop; }
+}
+NFT
+}
+
+lab_unstall() { ip netns exec "ka-$1" nft delete table inet ka_lab_stall 2>/dev/null; true; }
 
 # ---- witness ----------------------------------------------------------------------------
 
@@ -221,16 +283,25 @@ CNF
 }
 
 # Starts NODE's mariadbd (first start or a restart on the same datadir), waits until it answers.
-lab_db_start() {
-	local n=$1 d=$LAB_DIR/$1
-	lab_spawn "$n" "$d/mariadbd.pid" "$d/mariadbd.out" \
+lab_db_start() { lab_db_launch "$1" && lab_db_wait_up "$1"; }
+
+# Starts NODE's mariadbd in the background (lab_db_wait_up waits until it answers).
+lab_db_launch() {
+	local d=$LAB_DIR/$1
+	lab_spawn "$1" "$d/mariadbd.pid" "$d/mariadbd.out" \
 		mariadbd --defaults-file="$d/my.cnf" --user=root
-	if ! lab_wait_sql "$n" "SELECT 1" 60; then
-		lab_log "mariadbd on $n did not start; error log:"
-		tail -20 "$d/error.log" >&2
-		return 1
-	fi
 }
+
+# Waits up to 60 s until NODE's mariadbd answers; else shows its error log and fails.
+lab_db_wait_up() {
+	lab_wait_sql "$1" "SELECT 1" 60 && return 0
+	lab_log "mariadbd on $1 did not start; error log:"
+	tail -20 "$LAB_DIR/$1/error.log" >&2
+	return 1
+}
+
+# True when NODE's recorded mariadbd runs.
+lab_db_running() { lab_ours "$(lab_db_pid "$1")"; }
 
 lab_db_pid() { cat "$LAB_DIR/$1/mariadbd.pid" 2>/dev/null; }
 
@@ -261,16 +332,22 @@ lab_replicate() {
 
 # ---- keepalived -------------------------------------------------------------------------
 
+# NODE's values for conf-templates/render. A pair's are those of a pair; with three nodes
+# PEER_IP lists both other nodes and a backup's CANDIDATE_RANK gives db2 90, db3 80.
 lab_vars() {
-	local n=$1 d=$LAB_DIR/$1
+	local n=$1 d=$LAB_DIR/$1 peer_ip
+	# shellcheck disable=SC2046 # node names are single words
+	peer_ip=$(lab_ip_list $(lab_peers "$n"))
+	[ "$(lab_node_count)" -gt 2 ] || peer_ip=${LAB_IP[$(lab_peer "$n")]}
+	echo "ROLE=$([ "$n" = db1 ] && echo master || echo backup)"
+	[ "$(lab_node_count)" -gt 2 ] && [ "$n" != db1 ] && echo "CANDIDATE_RANK=$((${n#db} - 1))"
 	cat <<VARS
-ROLE=$([ "$n" = db1 ] && echo master || echo backup)
 NODE_NAME=$n
 INTERFACE=eth0
 VIP=$LAB_VIP
 ROUTER_ID=51
 NODE_IP=${LAB_IP[$n]}
-PEER_IP=${LAB_IP[$(lab_peer "$n")]}
+PEER_IP=$peer_ip
 UNICAST=$LAB_UNICAST
 VRRP_VERSION=$LAB_VRRP_VERSION
 ADVERT_INT=$LAB_ADVERT_INT
@@ -297,6 +374,17 @@ lab_ka_config() {
 	"$LAB_RENDER" --vars "$d/node.vars" --out "$d/ka.cnf" ka.cnf || return 1
 	"$LAB_RENDER" --vars "$d/node.vars" --netns "ka-$n" --out "$d/keepalived.conf" "$t" \
 		> "$d/timing.txt" || return 1
+}
+
+# lab_ka_config for every node of "$@" at once (render's keepalived -t takes seconds each).
+lab_ka_config_all() {
+	local n pids=() rc=0
+	for n in "$@"; do
+		lab_ka_config "$n" &
+		pids+=($!)
+	done
+	for n in "${pids[@]}"; do wait "$n" || rc=1; done
+	return $rc
 }
 
 lab_ka_start() {
@@ -406,10 +494,10 @@ _lab_ka_stop() {
 
 lab_has_vip() { ip -n "ka-$1" -4 -o addr show dev eth0 2>/dev/null | grep -q " $LAB_VIP/"; }
 
-# Prints db1, db2, none, or "db1 db2" (both: a split brain of the VIP).
+# Prints db1, db2 (db3), none, or "db1 db2" (more than one: a split brain of the VIP).
 lab_vip_holder() {
 	local n out=""
-	for n in db1 db2; do
+	for n in $(lab_nodes); do
 		lab_has_vip "$n" && out+="${out:+ }$n"
 	done
 	echo "${out:-none}"
@@ -457,7 +545,7 @@ lab_wait_synced() {
 
 lab_state() {
 	local n
-	for n in db1 db2; do
+	for n in $(lab_nodes); do
 		printf '%s: vip=%s read_only=%s repl=%s gtid=%s\n' "$n" \
 			"$(lab_has_vip "$n" && echo yes || echo no)" "$(lab_read_only "$n" 2>/dev/null || echo '?')" \
 			"$(lab_repl_threads "$n")" "$(lab_sql "$n" 'SELECT @@gtid_current_pos' 5 2>/dev/null)"
@@ -473,7 +561,7 @@ lab_diagnose() {
 	{
 		echo "---- lab state"
 		lab_state || true
-		for n in db1 db2; do
+		for n in $(lab_nodes); do
 			echo "---- $n keepalived.log (tail)"
 			tail -25 "$LAB_DIR/$n/keepalived.log" 2>/dev/null || true
 			echo "---- $n notify journal (tail)"
@@ -542,7 +630,7 @@ _lab_down() {
 		ip netns list 2>/dev/null | grep -qw "^$ns" && ip netns del "$ns" 2>/dev/null
 	done
 	# A process could still be leaving a namespace: try once more after a moment.
-	if ip netns list 2>/dev/null | grep -q '^ka-\(db[12]\|client\|witness\|lan\)\b'; then
+	if ip netns list 2>/dev/null | grep -q '^ka-\(db[0-9]\|client\|witness\|lan\)\b'; then
 		sleep 1
 		for ns in "${LAB_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	fi
@@ -550,46 +638,62 @@ _lab_down() {
 	return 0
 }
 
-# Builds the lab: network, witness, two MariaDB nodes replicating db1 -> db2 (and db2 ->
-# db1 in master-master mode), then keepalived on db1 (it takes the VIP) and on db2.
+# Why the LAB_* settings cannot make a lab (empty when they can); after lab_settings_load.
+lab_settings_problem() {
+	case $LAB_NODES in
+	2) ;;
+	3) [ "$LAB_MODE" = primary-replica ] ||
+		echo "LAB_NODES=3 needs LAB_MODE=primary-replica, not '$LAB_MODE'" ;;
+	*) echo "LAB_NODES must be 2 or 3, not '$LAB_NODES'" ;;
+	esac
+}
+
+# Builds the lab: network, witness, the MariaDB nodes replicating from db1 (db2 -> db1 too
+# in master-master mode), then keepalived on db1 (it takes the VIP) and on the others.
 lab_up() {
-	local n
+	local n why nodes replicas
 	for b in ka-check-mariadb ka-notify-mariadb ka-watch-mariadb; do
 		[ -x "$LAB_BIN/$b" ] || { lab_log "missing $LAB_BIN/$b (make first)"; return 1; }
 	done
 	lab_down
+	lab_settings_load
+	why=$(lab_settings_problem)
+	[ -z "$why" ] || { lab_log "$why"; return 1; }
 	mkdir -p "$LAB_DIR"
 	chmod 700 "$LAB_DIR"
-	lab_settings_load
-	printf '%s\n' "LAB_MODE=$LAB_MODE" "LAB_VRRP_VERSION=$LAB_VRRP_VERSION" \
+	printf '%s\n' "LAB_NODES=$LAB_NODES" "LAB_MODE=$LAB_MODE" "LAB_VRRP_VERSION=$LAB_VRRP_VERSION" \
 		"LAB_ADVERT_INT=$LAB_ADVERT_INT" "LAB_UNICAST=$LAB_UNICAST" "LAB_NOTIFY=$LAB_NOTIFY" \
 		"LAB_WITNESS=$LAB_WITNESS" "LAB_PROFILE=$LAB_PROFILE" > "$LAB_DIR/settings"
-	lab_log "up: mode $LAB_MODE, profile $LAB_PROFILE, VRRPv$LAB_VRRP_VERSION advert_int $LAB_ADVERT_INT, dir $LAB_DIR"
+	nodes=$(lab_nodes)
+	replicas=$(lab_peers db1)
+	lab_log "up: $LAB_NODES nodes, mode $LAB_MODE, profile $LAB_PROFILE, VRRPv$LAB_VRRP_VERSION advert_int $LAB_ADVERT_INT, dir $LAB_DIR"
 	lab_net_up || { lab_log "network setup failed"; return 1; }
 	lab_witness_up
 	lab_db_seed || return 1
-	for n in db1 db2; do
+	for n in $nodes; do
 		mkdir -p "$LAB_DIR/$n"
 		cp -a "$LAB_DIR/seed/data" "$LAB_DIR/$n/data"
 		lab_db_config "$n" || return 1
-		lab_db_start "$n" || return 1
+		lab_db_launch "$n" || return 1
 	done
+	for n in $nodes; do lab_db_wait_up "$n" || return 1; done
 	lab_accounts || return 1
-	lab_replicate db2 db1 || return 1
-	lab_wait_synced db2 db1 || return 1
+	for n in $replicas; do lab_replicate "$n" db1 || return 1; done
+	for n in $replicas; do lab_wait_synced "$n" db1 || return 1; done
 	if [ "$LAB_MODE" = master-master ]; then
 		lab_replicate db1 db2 || return 1
 	fi
-	for n in db1 db2; do lab_ka_config "$n" || return 1; done
+	# shellcheck disable=SC2086 # node names are single words
+	lab_ka_config_all $nodes || return 1
 	if [ "$LAB_PROFILE" = fast ]; then
-		for n in db1 db2; do lab_watcher_start "$n" || return 1; done
+		for n in $nodes; do lab_watcher_start "$n" || return 1; done
 	fi
 	lab_ka_start db1
 	lab_wait_vip db1 20 || return 1
 	lab_wait_read_only db1 0 20 || return 1
-	lab_ka_start db2
+	for n in $replicas; do lab_ka_start "$n"; done
 	lab_wait_vip_stays db1 2 || return 1
-	lab_log "up: VIP on db1, db1 writable, db2 replicating"
+	lab_log "up: VIP on db1, db1 writable, $replicas replicating"
 }
 
 # The VIP must stay on NODE for $2 seconds.
@@ -742,10 +846,10 @@ lab_checksums_equal() {
 	[ "$a" = "$b" ] || { lab_log "checksums differ: $1 '$a', $2 '$b'"; return 1; }
 }
 
-# Which node is writable: db1, db2, none or "db1 db2".
+# Which node is writable: db1, db2 (db3), none or "db1 db2".
 lab_writable() {
 	local n out=""
-	for n in db1 db2; do
+	for n in $(lab_nodes); do
 		[ "$(lab_read_only "$n" 2>/dev/null)" = 0 ] && out+="${out:+ }$n"
 	done
 	echo "${out:-none}"
@@ -793,6 +897,31 @@ lab_wait_for() {
 # NODE replicates from SOURCE with both threads running.
 lab_is_replica_of() {
 	[ "$(lab_source_of "$1")" = "${LAB_IP[$2]}" ] && [ "$(lab_repl_threads "$1")" = "Yes Yes" ]
+}
+
+# Every database node but PRIMARY whose mariadbd runs ("$@" skipped too), one line.
+lab_running_replicas() {
+	local primary=$1 n out=""
+	shift
+	for n in $(lab_peers "$primary"); do
+		[[ " $* " == *" $n "* ]] && continue
+		lab_db_running "$n" && out+="${out:+ }$n"
+	done
+	echo "$out"
+}
+
+# Every running node but PRIMARY (and the nodes "${@:2}") replicates from PRIMARY with both
+# threads running.
+lab_survivors_replicate_from() {
+	local n
+	for n in $(lab_running_replicas "$@"); do lab_is_replica_of "$n" "$1" || return 1; done
+}
+
+# Every node of "$@" holds the same tables as the first (lab_checksums_equal pairwise).
+lab_checksums_all_equal() {
+	local first=$1 n
+	shift
+	for n in "$@"; do lab_checksums_equal "$first" "$n" || return 1; done
 }
 
 # Fails (and says so) when the VIP is on NODE right now.
@@ -901,6 +1030,58 @@ lab_rejoined_or_refused() {
 		sleep 0.3
 	done
 	lab_log "db1 neither rejoined nor was refused within 40 s"
+	return 1
+}
+
+# The journal line of NODE's first run for EVENT whose end is at or after $3 (epoch ms).
+lab_journal_entry() {
+	local node=$1 ev=$2 after=$3 line end
+	while IFS= read -r line; do
+		[ "$(jq -r .event <<<"$line")" = "$ev" ] || continue
+		end=$(lab_iso_ms "$(jq -r .time <<<"$line")") || continue
+		[ "$end" -ge "$after" ] && { echo "$line"; return 0; }
+	done < <(lab_journal "$node")
+	return 1
+}
+
+# When the last step of journal line $1 whose name matches the regex $2 ended (epoch ms):
+# the run's start (time - elapsed_ms) plus the durations of the steps up to that one. Gaps
+# between steps are not counted (earlier than the real end); steps a run did in parallel
+# (probes, repoints: a thread each) are (later). Fails when no step matches.
+lab_step_end_ms() {
+	local end at
+	end=$(lab_iso_ms "$(jq -r .time <<<"$1")") || return 1
+	at=$(jq -r --arg re "$2" '
+		reduce (.steps // [])[] as $x ({sum: 0, at: null};
+			.sum += ($x.duration_ms // 0) |
+			if ($x.step | test($re)) then .at = .sum else . end) |
+		.at // empty' <<<"$1") || return 1
+	[ -n "$at" ] || return 1
+	echo $((end - $(jq -r '.elapsed_ms // 0' <<<"$1") + at))
+}
+
+# The names of the steps of journal line $1 whose result is $2 and whose name matches the
+# regex $3, one per line, in order.
+lab_steps() {
+	jq -r --arg res "$2" --arg re "$3" \
+		'(.steps // [])[] | select(.result == $res and (.step | test($re))) | .step' <<<"$1"
+}
+
+# Waits up to $2 s until the VIP is on one node other than $1 and that node is writable;
+# prints it.
+lab_wait_new_primary() {
+	local old=$1 limit=${2:-20} end h
+	end=$(($(lab_now_ms) + limit * 1000))
+	while [ "$(lab_now_ms)" -lt "$end" ]; do
+		h=$(lab_vip_holder)
+		if [[ $h == db[0-9] ]] && [ "$h" != "$old" ] &&
+			[ "$(lab_read_only "$h" 2>/dev/null)" = 0 ]; then
+			echo "$h"
+			return 0
+		fi
+		sleep 0.05
+	done
+	lab_log "no writable VIP holder other than $old within ${limit}s (VIP on: $(lab_vip_holder))"
 	return 1
 }
 

@@ -117,3 +117,92 @@ report() {
 	run "$KA_REPO/bench/failover" -n 1 --faults ""
 	assert_failure 64
 }
+
+@test "a pair's nodes are db1 db2; LAB_NODES=3 adds db3, and the running lab's recorded setting wins" {
+	LAB_DIR=$BATS_TEST_TMPDIR/lab
+	(
+		unset LAB_NODES
+		[ "$(lab_nodes)" = "db1 db2" ]
+		[ "$(lab_peers db1)" = db2 ]
+		LAB_NODES=3
+		[ "$(lab_nodes)" = "db1 db2 db3" ]
+		[ "$(lab_peers db2)" = "db1 db3" ]
+		[ "$(lab_peers db3)" = "db1 db2" ]
+		mkdir -p "$LAB_DIR"
+		printf '%s\n' LAB_NODES=2 LAB_MODE=primary-replica > "$LAB_DIR/settings"
+		[ "$(lab_nodes)" = "db1 db2" ]
+	)
+}
+
+@test "priorities are 100, 90, 80 and peer lists are the other nodes' real addresses" {
+	[ "$(lab_priority db1) $(lab_priority db2) $(lab_priority db3)" = "100 90 80" ]
+	[ "$(lab_ip_list db1 db3)" = "192.0.2.11,192.0.2.13" ]
+	[ "$(lab_ip_list db2)" = 192.0.2.12 ]
+}
+
+@test "LAB_NODES=3 gives every node the other two as PEER_IP and db3 CANDIDATE_RANK 2; a pair's values stay those of a pair" {
+	LAB_DIR=$BATS_TEST_TMPDIR/lab
+	(
+		unset LAB_NODES
+		lab_settings_load
+		run lab_vars db2
+		assert_line PEER_IP=192.0.2.11
+		refute_line --partial CANDIDATE_RANK
+		[ "$(grep -c '^$' <<<"$output")" = 0 ]
+		LAB_NODES=3
+		run lab_vars db1
+		assert_line ROLE=master
+		assert_line PEER_IP=192.0.2.12,192.0.2.13
+		refute_line --partial CANDIDATE_RANK
+		run lab_vars db3
+		assert_line ROLE=backup
+		assert_line CANDIDATE_RANK=2
+		assert_line PEER_IP=192.0.2.11,192.0.2.12
+		assert_line NODE_IP=192.0.2.13
+	)
+}
+
+@test "three nodes need primary-replica mode, and only 2 or 3 nodes make a lab" {
+	(
+		LAB_NODES=3 LAB_MODE=master-master
+		run lab_settings_problem
+		assert_output --partial "LAB_NODES=3 needs LAB_MODE=primary-replica"
+		LAB_NODES=4 LAB_MODE=primary-replica
+		run lab_settings_problem
+		assert_output --partial "LAB_NODES must be 2 or 3, not '4'"
+		LAB_NODES=3
+		run lab_settings_problem
+		assert_output ""
+	)
+}
+
+@test "a journal step's end is the run's start plus the steps' durations up to its last match" {
+	line='{"time":"2024-05-01T10:00:10.000Z","event":"master","elapsed_ms":1000,"steps":[
+		{"step":"connect local","duration_ms":100,"result":"ok"},
+		{"step":"catch up from peer 192.0.2.13:3306","duration_ms":300,"result":"ok"},
+		{"step":"SET GLOBAL read_only=0 on local","duration_ms":50,"result":"ok"},
+		{"step":"leave out peer 192.0.2.14:3306","duration_ms":0,"result":"skipped"},
+		{"step":"repoint peer 192.0.2.11:3306","duration_ms":200,"result":"ok"},
+		{"step":"repoint peer 192.0.2.12:3306","duration_ms":100,"result":"ok"}]}'
+	start=$(lab_iso_ms 2024-05-01T10:00:09.000Z)
+	run lab_step_end_ms "$line" 'read_only=0'
+	assert_output $((start + 450))
+	run lab_step_end_ms "$line" '^catch up from peer 192\.0\.2\.13'
+	assert_output $((start + 400))
+	run lab_step_end_ms "$line" '^repoint '
+	assert_output $((start + 750))
+	run lab_step_end_ms "$line" 'no such step'
+	assert_failure
+	run lab_steps "$line" ok '^repoint'
+	assert_output $'repoint peer 192.0.2.11:3306\nrepoint peer 192.0.2.12:3306'
+	run lab_steps "$line" skipped '^leave out'
+	assert_output "leave out peer 192.0.2.14:3306"
+}
+
+@test "bench/failover refuses a node count other than 2 or 3 with exit 64 before touching a lab" {
+	run "$KA_REPO/bench/failover" -n 1 --nodes 2,4
+	assert_failure 64
+	assert_output --partial "unknown node count '4'"
+	run "$KA_REPO/bench/failover" -n 1 --nodes ""
+	assert_failure 64
+}
