@@ -33,8 +33,9 @@ int node_connect(struct run *r, struct ka_db *db, const struct ka_dbaddr *a, con
 /* The fast half of "is the peer gone": a TCP connect to it that must complete and bring
  * the server's greeting within PEER_GREETING_MS (at most --timeout). Refused, no route,
  * no handshake (dead host, cut off) or no greeting (hung mysqld: its kernel completes the
- * handshake) = gone, without a MySQL connect that would wait a whole --timeout. Returns
- * 1 when the peer greeted (ask it over SQL), 0 when it is gone (r->peer_error says why). */
+ * handshake) = gone, without a MySQL connect that would wait a whole --timeout. A timed
+ * out one is noted (late_note): a promotion asks it again once it is done. Returns 1 when
+ * the peer greeted (ask it over SQL), 0 when it is gone (r->peer_error says why). */
 int node_peer_greets(struct run *r, const char *who)
 {
 	char err[300];
@@ -49,6 +50,8 @@ int node_peer_greets(struct run *r, const char *who)
 	step_close(r, s, "failed", "%s%s", err, got == KA_TCP_TIMED_OUT ? " (within the "
 		   "greeting budget: dead, cut off or hung)" : "");
 	snprintf(r->peer_error, sizeof r->peer_error, "%s", err);
+	if (got == KA_TCP_TIMED_OUT)
+		late_note(r, &r->peer_ep);   /* maybe only slow: asked again after a promotion */
 	return 0;
 }
 

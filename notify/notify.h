@@ -9,6 +9,8 @@
  *   node.c               reading a server (read_only, GTID positions, replication), kills
  *   others.c             several nodes: --peer lists and --replica, probed at once; the
  *                        most-advanced catch-up and the repointing after a promotion
+ *   latefence.c          after a promotion: peers judged gone by the greeting budget get
+ *                        one more chance, and a writable one is fenced
  *   promote.c demote.c rejoin.c   the actions
  */
 #ifndef KA_NOTIFY_H
@@ -159,6 +161,8 @@ struct run {
 	char self_addr[96];              /* the address the others were repointed to */
 	char self_how[24];               /* "--self" or how it was found */
 	int multi;                       /* several nodes: others.c took part */
+	struct ka_endpoint late[KA_MAX_PEERS];   /* peers judged gone by the greeting budget */
+	int nlate;                       /* (no greeting within PEER_GREETING_MS: late_note) */
 };
 
 extern volatile sig_atomic_t ka_notify_term;   /* SIGTERM/SIGINT seen (state.c) */
@@ -255,6 +259,12 @@ int others_catch_up(struct run *r, struct ka_db *db, char *decision, size_t dlen
 void others_repoint(struct run *r, struct ka_db *db, char *summary, size_t len);
 void others_close(void);
 void others_json(const struct run *r, struct ka_json *j);
+
+/* latefence.c: late_note records a peer whose greeting did not come within the budget;
+ * late_fence, at the very end of a promotion that succeeded, asks those still judged gone
+ * again within one --timeout and fences a writable one. Returns the run's exit code. */
+void late_note(struct run *r, const struct ka_endpoint *ep);
+int late_fence(struct run *r, struct ka_db *db);
 
 /* promote.c, demote.c, rejoin.c */
 int promote(struct run *r);

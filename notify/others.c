@@ -68,6 +68,7 @@ struct other {
 	int current;                     /* the run's current peer (the old primary, fenced) */
 	int left_out;                    /* errant or diverged: named, never touched */
 	int active;                      /* selected for the parallel job at hand */
+	int late;                        /* its last greeting timed out (late_note) */
 	char result[16], detail[400];    /* the repointing's outcome */
 	const char *use_gtid;
 };
@@ -178,6 +179,7 @@ static int greets(struct other *x)
 	char err[300];
 	enum ka_tcp_reach got = ka_tcp_greets(&x->ep, x->greet_deadline, err, sizeof err);
 
+	x->late = got == KA_TCP_TIMED_OUT;
 	if (got == KA_TCP_ANSWERS || got == KA_TCP_FAILED)
 		return 1;
 	snprintf(x->err, sizeof x->err, "%s%s", err, got == KA_TCP_TIMED_OUT ? " (within the "
@@ -333,6 +335,8 @@ int others_promote_probe(struct run *r, struct ka_db *peer, char *decision, size
 		}
 		if (x->state == PEER_UNREACHABLE && x->kind == KIND_PEER)
 			gone = 1;
+		if (x->state == PEER_UNREACHABLE && x->kind == KIND_PEER && x->late)
+			late_note(r, &x->ep);   /* asked again once promoted (latefence.c) */
 		if (x->state == PEER_WRITABLE && x->kind == KIND_PEER) {
 			nw++;
 			w = x;

@@ -24,7 +24,8 @@
  *      one GTID of this node's own, journaled as the promotion GTID); primary-replica:
  *      then STOP ALL SLAVES (waits for the killed IO threads) and RESET SLAVE ALL (the
  *      old source is journaled).
- * A dead, cut-off or hung peer costs PEER_GREETING_MS once; one that greets and then
+ * A dead, cut-off or hung peer costs PEER_GREETING_MS once before read_only=0 (a cut-off
+ * or hung one: one more --timeout after the promotion, late_fence); one that greets and then
  * hangs costs at most one --timeout per step. Only a connect that fails makes it
  * unreachable (node_peer_reask); it is then fenced by its own keepalived's demote
  * (FAULT/BACKUP) when it comes back. A fence counts when read_only=1 is read back
@@ -34,6 +35,9 @@
  * the one writable peer is "the peer" of steps 4 and the fence; after step 5, this node
  * catches up from the most advanced other node (catch_up_most_advanced); after
  * read_only=0 and the mark, the other nodes are repointed to this one (others_repoint).
+ * Last, once promoted: every peer judged gone only because its greeting did not come
+ * within PEER_GREETING_MS is asked again within one --timeout and fenced when it is
+ * writable (late_fence, latefence.c): a live but slow old primary is not left writable.
  */
 #include "notify.h"
 
@@ -908,7 +912,9 @@ int promote(struct run *r)
 	} else {
 		code = promote_connected(r, &db, &peer);
 	}
-	if (strcmp(r->decision, "promoted") != 0)
+	if (!strcmp(r->decision, "promoted"))
+		code = late_fence(r, &db);   /* last: it never delays the VIP or the first write */
+	else
 		unfence(r, &db, &peer);
 	others_close();
 	ka_db_close(&peer);
