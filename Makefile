@@ -119,6 +119,7 @@ bench: deps
 	@KA_BIN=$(abspath $(BUILD)) bash bench/check-cost
 	@KA_BIN=$(abspath $(BUILD)) bash bench/watch-cost
 	@KA_BIN=$(abspath $(BUILD)) bash bench/failover -n $(or $(N),5)
+	@KA_BIN=$(abspath $(BUILD)) bash bench/failover -n $(or $(N),5) --nodes 3 --faults kill
 	@KA_BIN=$(abspath $(BUILD)) bash bench/switchover -n $(or $(N),10)
 
 # libFuzzer targets (tests/fuzz/fuzz-*.c) for every parser of outside input, built with
