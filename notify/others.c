@@ -10,8 +10,10 @@
  *     writable peers refuse (name both); one writable peer is the old primary and becomes
  *     the run's current peer: today's gate and fence, unchanged.
  *   Most-advanced catch-up (others_catch_up, after today's catch-up, before read_only=0):
- *     every other reachable read-only node is read again and compared by lineage. GTIDs
- *     it holds that this node lacks, written by its OWN server_id in a stream this node
+ *     every other reachable read-only node is read again and compared by lineage, with
+ *     what its IO threads received counted as held (a semi-sync replica acknowledges an
+ *     event once it is in its relay log: a lagging applier must not hide it; catching up
+ *     from that node then waits until it applied it). GTIDs it holds that this node lacks, written by its OWN server_id in a stream this node
  *     never received, are errant (a replica's own writes, never acknowledged through the
  *     VIP; an old primary's writes continue a stream this node knows: not errant); a
  *     node with any, or one that also lacks GTIDs this node holds (diverged), is LEFT
@@ -63,6 +65,9 @@ struct other {
 	enum peer_state state;
 	struct node_state st;
 	struct ka_gtid_set hist;         /* what it holds (others_catch_up) */
+	struct ka_gtid_set recv;         /* hist and what its IO threads received: a semi-
+					  * sync replica acknowledges an event once it is in
+					  * its relay log, applied or not */
 	int64_t greet_deadline, deadline, t0, ms;
 	char err[400];
 	int current;                     /* the run's current peer (the old primary, fenced) */
@@ -459,15 +464,18 @@ static void set_union(struct ka_gtid_set *u, const struct ka_gtid_set *s)
 static int judge_other(struct run *r, struct other *x, const struct ka_gtid_set *mine,
 		       struct ka_gtid_set *want, char *why, size_t len)
 {
-	static struct ka_gtid_set extra, own, one;
+	static struct ka_gtid_set extra, own, one, io;
 	char err[400], ep[80], text[600], lacks[400] = "";
 	int lacks_ours;
 
-	if (node_history(&x->st, 0, &x->hist, err, sizeof err) < 0) {
+	if (node_history(&x->st, 0, &x->hist, err, sizeof err) < 0 ||
+	    node_io_pos(&x->st, &io, err, sizeof err) < 0) {
 		snprintf(why, len, "%s %s: %.300s", kind_name(x), ep_text(x, ep, sizeof ep), err);
 		return -1;
 	}
-	ka_gtid_missing_set(mine, &x->hist, &extra);
+	x->recv = x->hist;
+	set_union(&x->recv, &io);
+	ka_gtid_missing_set(mine, &x->recv, &extra);
 	errant_of(&extra, x->st.server_id, mine, &own);
 	lacks_ours = ka_gtid_missing(&x->hist, mine, lacks, sizeof lacks) > 0;
 	x->left_out = own.n > 0 || (extra.n > 0 && lacks_ours);
@@ -557,8 +565,8 @@ static void catchup_remove(struct run *r, struct ka_db *db)
 #define CATCH_REFUSE (-1)
 #define CATCH_DONE (-2)    /* the outcome is set (superseded, terminated, local failure) */
 
-/* Waits until this node holds src's history, in slices until end. Returns CATCH_OK,
- * CATCH_REFUSE (why) or CATCH_DONE. */
+/* Waits until this node holds what src holds or received (its relay log applied first),
+ * in slices until end. Returns CATCH_OK, CATCH_REFUSE (why) or CATCH_DONE. */
 static int catchup_wait(struct run *r, struct ka_db *db, const struct other *src, int64_t end,
 			int *rounds, char *why, size_t len)
 {
@@ -583,7 +591,7 @@ static int catchup_wait(struct run *r, struct ka_db *db, const struct other *src
 			snprintf(why, len, "this node: %s", err);
 			return CATCH_REFUSE;
 		}
-		ka_gtid_missing_set(&mine, &src->hist, &missing);
+		ka_gtid_missing_set(&mine, &src->recv, &missing);
 		if (!missing.n)
 			return CATCH_OK;
 		const struct slave_row *w = catchup_row(&cur);
@@ -634,7 +642,7 @@ static int catch_up_on(struct run *r, struct ka_db *db, const struct other *src,
 	struct step *s;
 
 	ep_text(src, ep, sizeof ep);
-	gtid_text(&src->hist, held, sizeof held);
+	gtid_text(&src->recv, held, sizeof held);
 	node_sql_quote(w->name, q, sizeof q);
 	snprintf(stop, sizeof stop, "STOP SLAVE '%s' IO_THREAD", q);
 	snprintf(start, sizeof start, "START SLAVE '%s' IO_THREAD", q);
@@ -672,7 +680,7 @@ static int catch_up_from(struct run *r, struct ka_db *db, const struct other *sr
 	if (w)
 		return catch_up_on(r, db, src, w, why, len);
 	ep_text(src, ep, sizeof ep);
-	gtid_text(&src->hist, held, sizeof held);
+	gtid_text(&src->recv, held, sizeof held);
 	if (!r->cr->have_repl) {
 		snprintf(why, len, "no [ka-replication] group in the option file: this node cannot "
 			 "replicate from %s", ep);
@@ -729,14 +737,14 @@ static int reread_all(struct run *r, char *why, size_t len)
 	return 0;
 }
 
-/* The clean node (not left out, read-only, not the current peer) that holds all of want,
- * or NULL. */
+/* The clean node (not left out, read-only, not the current peer) that holds or has
+ * received all of want, or NULL. */
 static struct other *most_advanced(const struct ka_gtid_set *want)
 {
 	for (int i = 0; i < all.n; i++) {
 		struct other *x = &all.o[i];
 		if (x->state == PEER_READ_ONLY && !x->current && !x->left_out &&
-		    ka_gtid_missing(&x->hist, want, NULL, 0) == 0)
+		    ka_gtid_missing(&x->recv, want, NULL, 0) == 0)
 			return x;
 	}
 	return NULL;

@@ -1559,6 +1559,27 @@ wait_source() {
 	mdb_launch a
 }
 
+@test "several peers: a write the third node acknowledged but has not applied yet (relay log only) is caught up before read_only=0" {
+	trio_reset
+	mdb_sql b "STOP SLAVE IO_THREAD"                  # the ack comes from f alone
+	mdb_sql f "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=3; START SLAVE"   # f applies 3 s late
+	mdb_sql a "INSERT INTO t.x VALUES (2)"
+	local pos i
+	pos=$(mdb_sql a "SELECT @@gtid_binlog_pos")
+	for i in $(seq 50); do [ "$(io_pos f)" = "$pos" ] && break; sleep 0.1; done
+	[ "$(io_pos f)" = "$pos" ]                       # received (and acknowledged) ...
+	[ "$(mdb_sql f 'SELECT COUNT(*) FROM t.x WHERE i = 2')" = 0 ]   # ... not applied
+	mdb_kill a
+	run -0 ka_b3 master
+	assert_output --partial "OK promoted"
+	[ "$(mdb_sql b 'SELECT COUNT(*) FROM t.x WHERE i = 2')" = 1 ]
+	last_journal sb | jq -e --arg f "127.0.0.1:$PF" '
+		([.steps[] | .step] | index("catch up from peer " + $f)) as $c
+		| ([.steps[] | .step] | index("SET GLOBAL read_only=0 on local")) as $w
+		| $c != null and $w != null and $c < $w'
+	mdb_launch a
+}
+
 @test "several peers: after the promotion the third node replicates from the winner's real address" {
 	trio_reset
 	mdb_kill a
