@@ -5,12 +5,11 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True   # no __pycache__ in the tree
+from tcpfwd import listen  # noqa: E402 (after the line above)
+
 port, lifetime = int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 20
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", port))
-s.listen(16)
-s.settimeout(0.2)
+s = listen(port)
 print("ready", flush=True)
 held, end = [], time.time() + lifetime
 while time.time() < end:

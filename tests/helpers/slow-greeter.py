@@ -5,52 +5,25 @@ saturated host, whose greeting comes later than a promotion's greeting budget. E
 after the greeting flows at once. Prints 'ready' when listening; exits after LIFETIME s.
 
     slow-greeter.py PORT TARGET DELAY_MS [LIFETIME]"""
-import select
-import socket
 import sys
-import threading
 import time
+
+sys.dont_write_bytecode = True   # no __pycache__ in the tree
+from tcpfwd import relay, serve  # noqa: E402 (after the line above)
 
 port, target, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
 lifetime = float(sys.argv[4]) if len(sys.argv) > 4 else 30
 
 
-def pump(client, start):
-    try:
-        server = socket.create_connection(("127.0.0.1", target), timeout=5)
-    except OSError:
-        client.close()
-        return
-    greeted = False
-    end = start + lifetime
-    try:
-        while time.time() < end:
-            ready, _, _ = select.select([client, server], [], [], 0.2)
-            for s in ready:
-                data = s.recv(65536)
-                if not data:
-                    return
-                if s is server and not greeted:
-                    greeted = True
-                    time.sleep(max(0.0, start + delay - time.time()))
-                (server if s is client else client).sendall(data)
-    except OSError:
-        pass
-    finally:
-        client.close()
-        server.close()
+def connection(client, start):
+    greeted = []
+
+    def hold_greeting(from_server, _data):
+        if from_server and not greeted:
+            greeted.append(1)
+            time.sleep(max(0.0, start + delay - time.time()))
+
+    relay(client, target, lifetime, hold_greeting)
 
 
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port))
-ls.listen(16)
-ls.settimeout(0.2)
-print("ready", flush=True)
-stop = time.time() + lifetime
-while time.time() < stop:
-    try:
-        c, _ = ls.accept()
-        threading.Thread(target=pump, args=(c, time.time()), daemon=True).start()
-    except socket.timeout:
-        pass
+serve(port, lifetime, connection)

@@ -9,12 +9,13 @@ a statement was sent (FACTS 40). Prints 'ready' when listening; exits after LIFE
 With MOVE_TO (a port), SIGUSR1 moves the proxy, as a VIP moves: connections accepted
 after it go to 127.0.0.1:MOVE_TO, the open ones stay where they are (it prints 'moved')."""
 import os
-import select
 import signal
-import socket
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True   # no __pycache__ in the tree
+from tcpfwd import relay, serve  # noqa: E402 (after the line above)
 
 port, target, pid, pattern = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 lifetime = float(sys.argv[5]) if len(sys.argv) > 5 else 30
@@ -32,43 +33,12 @@ def move(_sig, _frame):
 signal.signal(signal.SIGUSR1, move)
 
 
-def pump(client, to):
-    try:
-        server = socket.create_connection(("127.0.0.1", to), timeout=5)
-    except OSError:
-        client.close()
-        return
-    end = time.time() + lifetime
-    try:
-        while time.time() < end:
-            ready, _, _ = select.select([client, server], [], [], 0.2)
-            for s in ready:
-                data = s.recv(65536)
-                if not data:
-                    return
-                if s is client and not fired.is_set() and pattern.encode() in data:
-                    fired.set()
-                    os.kill(pid, signal.SIGSTOP)
-                    time.sleep(0.3)   # every thread of the server has stopped
-                    print("stopped", flush=True)
-                (server if s is client else client).sendall(data)
-    except OSError:
-        pass
-    finally:
-        client.close()
-        server.close()
+def stall_on_pattern(from_server, data):
+    if not from_server and not fired.is_set() and pattern.encode() in data:
+        fired.set()
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.3)   # every thread of the server has stopped
+        print("stopped", flush=True)
 
 
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", port))
-ls.listen(16)
-ls.settimeout(0.2)
-print("ready", flush=True)
-stop = time.time() + lifetime
-while time.time() < stop:
-    try:
-        c, _ = ls.accept()
-        threading.Thread(target=pump, args=(c, target), daemon=True).start()
-    except socket.timeout:
-        pass
+serve(port, lifetime, lambda c, _t: relay(c, target, lifetime, stall_on_pattern))
