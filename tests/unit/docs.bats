@@ -61,3 +61,11 @@ man_page() {
 		[ "$synopsis" = "$usage" ] || { echo "$b: man '$synopsis' vs usage '$usage'"; return 1; }
 	done
 }
+
+@test "every man page renders without a roff warning (a line that starts with a quote is a request)" {
+	local f out
+	for f in "$KA_REPO"/{check,notify,client,debian}/*.8; do
+		out=$(LC_ALL=C.UTF-8 man --warnings -l -Tutf8 -Z "$f" 2>&1 >/dev/null)
+		[ -z "$out" ] || { echo "$f: $out"; return 1; }
+	done
+}
