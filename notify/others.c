@@ -32,10 +32,13 @@
  *     reachable read-only node that is not ahead, not left out, not the fenced old
  *     primary (its own keepalived's BACKUP notify rejoins it) and replicates on the
  *     default connection only, at once (a thread each): its IO thread killed (a STOP
- *     SLAVE on a dead source waits), STOP SLAVE, CHANGE MASTER TO this node's --self
- *     address (MASTER_USE_GTID=slave_pos; current_pos on a node whose own binlog goes
- *     beyond its gtid_slave_pos, a former primary), START SLAVE, both threads Yes within
- *     REPOINT_CONFIRM_MS. A step per node; a failure is a warning, never the exit code.
+ *     SLAVE on a dead source waits), STOP SLAVE, read again: a node that now holds or
+ *     received GTIDs this node lacks (arrived after the catch-up looked, e.g. from an
+ *     old primary cut off from this node only) is not repointed (a CHANGE MASTER would
+ *     delete its relay log) and its replication runs again; the rest: CHANGE MASTER TO
+ *     this node's --self address (MASTER_USE_GTID=slave_pos; current_pos on a node whose
+ *     own binlog goes beyond its gtid_slave_pos, a former primary), START SLAVE, both
+ *     threads Yes within REPOINT_CONFIRM_MS. A step per node; a failure is a warning, never the exit code.
  *     Without --self: the address the first reachable node sees this node's session
  *     from (information_schema.PROCESSLIST) and this node's @@port, journaled.
  *   Rejoin (others_pick_writable): the one writable peer; none: later; two: refused.
@@ -73,6 +76,8 @@ struct other {
 	int current;                     /* the run's current peer (the old primary, fenced) */
 	int left_out;                    /* errant or diverged: named, never touched */
 	int active;                      /* selected for the parallel job at hand */
+	int picked;                      /* to be repointed (others_repoint) */
+	int held;                        /* stopped, then not repointed (repoint_hold_back) */
 	int late;                        /* its last greeting timed out (late_note) */
 	char result[16], detail[400];    /* the repointing's outcome */
 	const char *use_gtid;
@@ -954,11 +959,11 @@ static int confirm_on(struct other *x)
 	return -1;
 }
 
-/* In a thread: repoints x to this node (see the top). */
-static void repoint_one(struct other *x)
+/* In a thread: x's IO threads killed and its replication stopped, then x read again, so
+ * what it received is final: x->result "stopped", else "failed" with x->detail. */
+static void repoint_stop(struct other *x)
 {
-	char sql[2000], label[900], err[300];
-	int64_t stop_ms = all.timeout_ms + STOP_SLAVE_EXTRA_MS;
+	char err[300];
 
 	x->t0 = ka_now_ms();
 	snprintf(x->result, sizeof x->result, "failed");
@@ -968,14 +973,30 @@ static void repoint_one(struct other *x)
 		snprintf(x->detail, sizeof x->detail, "cannot connect: %.300s", err);
 		goto done;
 	}
+	if (x->st.nrows) {
+		kill_io_of(x);
+		if (exec_on(x, "STOP SLAVE", "STOP SLAVE", all.timeout_ms + STOP_SLAVE_EXTRA_MS) < 0)
+			goto done;
+	}
+	if (node_query_raw(&x->db, &x->st, ka_deadline_in(all.timeout_ms), err, sizeof err) < 0) {
+		snprintf(x->detail, sizeof x->detail, "cannot read it after STOP SLAVE: %.200s", err);
+		goto done;
+	}
+	snprintf(x->result, sizeof x->result, "stopped");
+done:
+	x->ms = ka_now_ms() - x->t0;
+}
+
+/* In a thread: x (stopped) replicates from this node, both threads confirmed. */
+static void repoint_attach(struct other *x)
+{
+	char sql[2000], label[900];
+	int64_t t1 = ka_now_ms();
+
+	snprintf(x->result, sizeof x->result, "failed");
 	x->use_gtid = strcmp(x->st.slave, x->st.current) ? "current_pos" : "slave_pos";
 	change_master_sql(all.cr, "", all.self_host, all.self_port, x->use_gtid, sql, sizeof sql,
 			  label, sizeof label);
-	if (x->st.nrows) {
-		kill_io_of(x);
-		if (exec_on(x, "STOP SLAVE", "STOP SLAVE", stop_ms) < 0)
-			goto done;
-	}
 	if (exec_on(x, "CHANGE MASTER TO this node", sql, all.timeout_ms) < 0 ||
 	    exec_on(x, "START SLAVE", "START SLAVE", all.timeout_ms) < 0 || confirm_on(x) < 0)
 		goto done;
@@ -983,7 +1004,51 @@ static void repoint_one(struct other *x)
 	snprintf(x->detail, sizeof x->detail, "replicates from %s:%u (MASTER_USE_GTID=%s), io=Yes "
 		 "sql=Yes", all.self_host, all.self_port, x->use_gtid);
 done:
-	x->ms = ka_now_ms() - x->t0;
+	x->ms += ka_now_ms() - t1;
+}
+
+/* In a thread: x's replication runs again as it was (it received what this node lacks:
+ * a CHANGE MASTER would delete that from its relay log). */
+static void repoint_restore(struct other *x)
+{
+	if (x->st.nrows)
+		exec_on(x, "START SLAVE", "START SLAVE", all.timeout_ms);
+}
+
+/* After repoint_stop, in the main thread (the GTID parser is not thread-safe): a stopped
+ * node whose history or relay log holds GTIDs this node (mine) lacks -- received after
+ * the catch-up looked, e.g. from an old primary cut off from this node only -- is not
+ * repointed. Marks the nodes to attach active; returns how many were held back. */
+static int repoint_hold_back(const struct ka_gtid_set *mine)
+{
+	static struct ka_gtid_set io;
+	char err[300], desc[300];
+	int held = 0;
+
+	for (int i = 0; i < all.n; i++) {
+		struct other *x = &all.o[i];
+		if (!x->active || strcmp(x->result, "stopped") != 0) {
+			x->active = 0;
+			continue;
+		}
+		if (node_history(&x->st, 0, &x->recv, err, sizeof err) < 0 ||
+		    node_io_pos(&x->st, &io, err, sizeof err) < 0) {
+			snprintf(x->detail, sizeof x->detail, "cannot read its positions whole: "
+				 "%.200s; not repointed, its replication started again", err);
+			goto hold;
+		}
+		set_union(&x->recv, &io);
+		if (ka_gtid_missing(mine, &x->recv, desc, sizeof desc) == 0)
+			continue;
+		snprintf(x->detail, sizeof x->detail, "received %.200s this node lacks (after the "
+			 "catch-up looked): not repointed, its replication started again", desc);
+hold:
+		snprintf(x->result, sizeof x->result, "failed");
+		x->active = 0;
+		x->held = 1;       /* its replication runs again (repoint_restore) */
+		held++;
+	}
+	return held;
 }
 
 void others_repoint(struct run *r, struct ka_db *db, char *summary, size_t len)
@@ -1014,7 +1079,8 @@ void others_repoint(struct run *r, struct ka_db *db, char *summary, size_t len)
 	for (int i = 0; i < all.n; i++) {
 		struct other *x = &all.o[i];
 		const char *skip = repoint_skip(x, &mine);
-		x->active = !*skip;
+		x->active = x->picked = !*skip;
+		x->held = 0;
 		n += x->active;
 		if (*skip && x->state != PEER_UNREACHABLE)
 			step_done(r, x, "repoint", "skipped", skip);
@@ -1031,10 +1097,17 @@ void others_repoint(struct run *r, struct ka_db *db, char *summary, size_t len)
 	}
 	step_close(r, s, "ok", "%s", detail);
 	snprintf(r->self_addr, sizeof r->self_addr, "%s:%u", all.self_host, all.self_port);
-	run_active(repoint_one);
+	run_active(repoint_stop);
+	int held = repoint_hold_back(&mine);
+	run_active(repoint_attach);
+	if (held) {
+		for (int i = 0; i < all.n; i++)
+			all.o[i].active = all.o[i].held;
+		run_active(repoint_restore);
+	}
 	for (int i = 0; i < all.n; i++) {
 		struct other *x = &all.o[i];
-		if (!x->active)
+		if (!x->picked)
 			continue;
 		ok += !strcmp(x->result, "ok");
 		step_done(r, x, "repoint", x->result, x->detail);
